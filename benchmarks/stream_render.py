@@ -1,0 +1,157 @@
+"""Streaming overhead, display traffic and import cost of gemini_magics, measured side by side.
+
+    python benchmarks/stream_render.py
+
+Prints, from one run:
+  (a) wall time of %%gemini over a 50,000-character answer in 2,000 deltas at full speed, divided by
+      a bare SDK loop over the same stream from the same emulator (target <= 1.10);
+  (b) bytes of display messages (JSON, as a kernel would send them) / answer size (target <= 3), and
+      the number of display messages;
+  (c) time to import gemini_magics and load the extension / time to import google.genai
+      (target <= 0.25), each in fresh interpreters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+
+from gemini_magics.emulator import Emulator, Reply
+
+ANSWER_CHARS = 50_000
+DELTAS = 2_000
+ROUNDS = 7
+KEY = "benchmark-key-0000"
+
+
+class CountingPublisher(DisplayPublisher):
+    """Serialises each display message's content as a kernel would, and counts the bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bytes = 0
+        self.messages = 0
+
+    def publish(
+        self,
+        data: Any,
+        metadata: Any = None,
+        source: Any = None,
+        *,
+        transient: Any = None,
+        update: bool = False,
+    ) -> None:
+        content = {"data": data, "metadata": metadata or {}, "transient": transient or {}}
+        self.bytes += len(json.dumps(content).encode())
+        self.messages += 1
+
+
+def make_answer() -> str:
+    paragraph = "Generators produce values lazily, one at a time, which keeps memory flat. " * 4
+    blocks, n = [], 0
+    while sum(map(len, blocks)) < ANSWER_CHARS:
+        n += 1
+        if n % 7 == 0:
+            blocks.append("```python\n" + "def gen():\n    yield 1\n" * 8 + "```\n\n")
+        elif n % 5 == 0:
+            blocks.append("".join(f"- item {i} of list {n}\n" for i in range(8)) + "\n")
+        else:
+            blocks.append(f"### Section {n}\n\n{paragraph}\n\n")
+    return "".join(blocks)[:ANSWER_CHARS]
+
+
+def bare_sdk_loop(emulator: Emulator, answer: str) -> float:
+    from google import genai
+
+    client = genai.Client(api_key=KEY, http_options={"base_url": emulator.base_url})
+    emulator.enqueue(Reply.text(answer, deltas=DELTAS))
+    start = time.perf_counter()
+    text = []
+    for event in client.interactions.create(model="gemini-3.5-flash", input="go", stream=True):
+        if event.event_type == "step.delta" and event.delta.type == "text":
+            text.append(event.delta.text)
+    elapsed = time.perf_counter() - start
+    assert "".join(text) == answer
+    return elapsed
+
+
+def magic_cell(shell: InteractiveShell, emulator: Emulator, answer: str) -> tuple[float, int, int]:
+    publisher = CountingPublisher()
+    shell.display_pub = publisher
+    emulator.enqueue(Reply.text(answer, deltas=DELTAS))
+    start = time.perf_counter()
+    shell.run_cell("%%gemini\ngo").raise_error()
+    elapsed = time.perf_counter() - start
+    assert shell.user_ns["_gemini"].text == answer
+    return elapsed, publisher.bytes, publisher.messages
+
+
+def import_times() -> tuple[float, float]:
+    def fresh(code: str) -> float:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        return float(out.stdout.strip())
+
+    ours = (
+        "from IPython.core.interactiveshell import InteractiveShell as S\nimport time\n"
+        "s = S.instance()\nt = time.perf_counter()\n"
+        "s.run_line_magic('load_ext', 'gemini_magics')\nprint(time.perf_counter() - t)"
+    )
+    sdk = (
+        "from IPython.core.interactiveshell import InteractiveShell as S\nimport time\n"
+        "s = S.instance()\nt = time.perf_counter()\n"
+        "import google.genai\nprint(time.perf_counter() - t)"
+    )
+    fresh(ours), fresh(sdk)  # warm the file cache
+    return (
+        statistics.median(fresh(ours) for _ in range(5)),
+        statistics.median(fresh(sdk) for _ in range(5)),
+    )
+
+
+def main() -> None:
+    os.environ["GEMINI_API_KEY"] = KEY
+    answer = make_answer()
+    with Emulator(api_key=KEY) as emulator:
+        os.environ["GOOGLE_GEMINI_BASE_URL"] = emulator.base_url
+        shell = InteractiveShell.instance()
+        shell.run_line_magic("load_ext", "gemini_magics")
+        shell.run_line_magic("config", "GeminiMagics.stream_interval = 0.1")
+        bare_sdk_loop(emulator, answer), magic_cell(shell, emulator, answer)  # warm up
+        bare, magic, sent, messages = [], [], 0, 0
+        for _ in range(ROUNDS):  # interleaved, so drift affects both sides alike
+            bare.append(bare_sdk_loop(emulator, answer))
+            elapsed, sent, messages = magic_cell(shell, emulator, answer)
+            magic.append(elapsed)
+    ours, sdk = import_times()
+    bare_s, magic_s = statistics.median(bare), statistics.median(magic)
+    print(f"answer: {len(answer):,} chars in {DELTAS:,} deltas, {ROUNDS} rounds, medians")
+    print(
+        f"(a) %%gemini {magic_s * 1000:.1f} ms / bare SDK loop {bare_s * 1000:.1f} ms "
+        f"= {magic_s / bare_s:.3f}  (target <= 1.10)"
+    )
+    print(
+        f"(b) display bytes {sent:,} / answer {len(answer):,} = {sent / len(answer):.2f}  "
+        f"(target <= 3), {messages} display messages"
+    )
+    print(
+        f"(c) load_ext gemini_magics {ours * 1000:.1f} ms / import google.genai "
+        f"{sdk * 1000:.1f} ms = {ours / sdk:.3f}  (target <= 0.25)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""``%%gemini`` and ``%gemini``: parse, call the layers below, route the result.
+
+State (threads, the connection, the last result) lives on the ``GeminiMagics`` instance, reachable as
+``get_ipython().magics_manager.registry["GeminiMagics"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import weakref
+from typing import Any
+
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Float, Int, Unicode, observe
+
+from . import events as ev
+from . import models, subcommands
+from .client import Connection
+from .errors import GeminiTurnIncomplete
+from .prompt import UnknownVariable, substitute
+from .render.stream import NotebookRenderer, TextRenderer
+from .request import THINKING_LEVELS, TurnOptions, build_request
+from .result import GeminiResult
+from .threads import ThreadBusy, Turn
+
+OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
+
+
+@magics_class
+class GeminiMagics(Magics):
+    """Talk to Gemini from notebook cells; conversations continue across cells."""
+
+    model = Unicode(models.DEFAULT_MODEL, help="Model id used when a cell gives no -m.").tag(config=True)
+    thread = Unicode("default", help="Thread used when a cell gives no -t.").tag(config=True)
+    base_url = Unicode(
+        "",
+        help="API base URL; empty means $GOOGLE_GEMINI_BASE_URL or Google's default endpoint.",
+    ).tag(config=True)
+    stream_interval = Float(0.1, min=0.0, help="Seconds between in-place updates of a streaming answer.").tag(
+        config=True
+    )
+    max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.connection = Connection(base_url=self.base_url)
+        from .threads import Threads
+
+        self.threads = Threads()
+        self.last_result: GeminiResult | None = None
+        self._cell_id: str | None = None
+        self._finalizer = weakref.finalize(self, self.connection.close)
+        if shell is not None:
+            shell.events.register("pre_run_cell", self._remember_cell)
+        if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+            self.connection.go_offline()
+
+    def close(self) -> None:
+        if self.shell is not None:
+            with contextlib.suppress(ValueError):
+                self.shell.events.unregister("pre_run_cell", self._remember_cell)
+        self._finalizer()
+
+    @observe("base_url")
+    def _base_url_changed(self, change: dict[str, Any]) -> None:
+        self.connection.base_url = change["new"]
+
+    def _remember_cell(self, info: Any) -> None:
+        self._cell_id = getattr(info, "cell_id", None)
+
+    # -- the magic ---------------------------------------------------------------------------------
+    @no_var_expand
+    @magic_arguments()
+    @argument("-m", "--model", help="Model id for this turn (see `%gemini models`).")
+    @argument("-t", "--thread", help="Conversation thread name (default: 'default').")
+    @argument("--new", action="store_true", help="Start the thread over before this turn.")
+    @argument("-s", "--system", help="System instruction for this turn, e.g. -s 'Be terse.'")
+    @argument("-o", "--out", metavar="VAR", help="Also store the result in this variable.")
+    @argument("--no-stream", action="store_true", help="Wait for the whole answer, then show it.")
+    @argument("--thinking", choices=THINKING_LEVELS, help="How hard the model thinks.")
+    @argument("--show-thoughts", action="store_true", help="Show thought summaries, collapsed.")
+    @argument("--temperature", type=float, help="Sampling temperature.")
+    @argument("--max-output-tokens", type=int, metavar="N", help="Cap on the answer's length.")
+    @argument("--raw", action="store_true", help="Send the text as is: no {{variable}} filling.")
+    @argument("prompt", nargs="*", help="(line magic) the prompt, or a sub-command.")
+    @line_cell_magic
+    def gemini(self, line: str, cell: str | None = None) -> None:
+        """Send a prompt to Gemini; the answer streams in as Markdown.
+
+        Cell magic: the cell body is the prompt. The next cell continues the same thread::
+
+            %%gemini -t lesson
+            Explain Python generators to a first-year student, with one short example.
+
+        Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
+        ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
+        ``login``, ``offline``, ``online``. Use ``%gemini -- PROMPT`` for a prompt that
+        starts with one of those words.
+
+        ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
+        value's text from your namespace; other braces are sent untouched (``--raw`` sends all
+        as is). The last result is ``_gemini`` (``-o VAR`` stores it in ``VAR`` too): ``.text``,
+        ``.thoughts``, ``.interaction_id``, ``.usage``, ``.status``, ``.steps``.
+        """
+        if cell is None:
+            words = _split(line)
+            if words and words[0] in subcommands.COMMANDS:
+                subcommands.COMMANDS[words[0]](self, words[1:])
+                return
+        args = parse_argstring(self.gemini, line)
+        if cell is not None and args.prompt:
+            raise UsageError(
+                f"unexpected words on the %%gemini line: {' '.join(args.prompt)!r}; "
+                "put the prompt in the cell body"
+            )
+        text = cell if cell is not None else " ".join(args.prompt)
+        self.run_turn(args, text)
+
+    # -- one turn ------------------------------------------------------------------------------
+    def run_turn(self, args: Any, text: str) -> GeminiResult:
+        prompt = text if args.raw else self._substitute(text)
+        if not prompt.strip():
+            raise UsageError("empty prompt: write it on the lines below %%gemini")
+        requested = args.model or self.model
+        model = self._model(requested)
+        if self.connection.api_key() is None:
+            raise UsageError(
+                "no API key: set GEMINI_API_KEY, or run `%gemini login` "
+                "(or `%gemini offline` for the built-in emulator)"
+            )
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"-o needs a variable name, not {args.out!r}")
+        thread = self.threads[args.thread or self.thread]
+        renderer = self._renderer(show_thoughts=args.show_thoughts)
+        if model != requested:
+            renderer.note(f"{requested} is retired; using {model} instead.")
+        if self.connection.offline:
+            renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
+        try:
+            lease = thread.acquire()
+        except ThreadBusy:
+            raise UsageError(
+                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
+            ) from None
+        with lease:
+            if args.new:
+                thread.reset()
+            options = TurnOptions(
+                model=model,
+                prompt=prompt,
+                previous_interaction_id=thread.parent_for(self._cell_id),
+                system=self._substitute(args.system) if args.system else None,
+                thinking=args.thinking,
+                show_thoughts=args.show_thoughts,
+                temperature=args.temperature,
+                max_output_tokens=args.max_output_tokens,
+            )
+            result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
+            self._publish(result, args.out)
+            self._stream(options, args.no_stream, renderer, result)
+            if result.status == "completed":
+                thread.commit(
+                    Turn(
+                        prompt,
+                        result.interaction_id or "",
+                        options.previous_interaction_id,
+                        model,
+                        self._cell_id,
+                        result.usage,
+                        result.status,
+                    )
+                )
+        return result
+
+    def _stream(self, options: TurnOptions, unary: bool, renderer: Any, result: GeminiResult) -> None:
+        try:
+            for event in self._events(options, unary):
+                renderer.handle(event)
+                if isinstance(event, ev.Started):
+                    result.interaction_id = event.interaction_id
+                elif isinstance(event, ev.Finished):
+                    result.status = event.status
+                    result.usage = event.usage
+                    result.steps = event.steps
+                    result.errors = event.errors
+        except BaseException as exc:
+            result.status = "incomplete" if isinstance(exc, KeyboardInterrupt) else "failed"
+            raise
+        finally:
+            if result.status == "in_progress":
+                result.status = "incomplete"
+            result.text, result.thoughts = renderer.text, renderer.thoughts
+            renderer.flush(final=True)
+            renderer.footer(self._footer_info(result))
+        if result.status not in ("completed", "incomplete"):
+            details = "; ".join(e.get("message", "") for e in getattr(result, "errors", []) if e)
+            raise GeminiTurnIncomplete(
+                result.status,
+                f"the interaction ended {result.status}" + (f": {details}" if details else ""),
+                hint="run the cell again; the thread was left as it was",
+            )
+        if result.status == "incomplete":
+            renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
+
+    def _events(self, options: TurnOptions, unary: bool) -> Any:
+        try:
+            interactions = self.connection.client().interactions
+        except Exception as exc:  # building the client can fail on a malformed base URL
+            raise self.connection.translate(exc) from None
+        request = build_request(options)
+        if unary:
+            try:
+                interaction = interactions.create(**request)
+            except Exception as exc:
+                raise self.connection.translate(exc) from None
+            return ev.interaction_events(interaction)
+        return ev.stream_events(
+            interactions, request, max_resumes=self.max_resumes, translate=self.connection.translate
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _substitute(self, text: str) -> str:
+        try:
+            return substitute(text, self.shell.user_ns)
+        except UnknownVariable as exc:
+            raise UsageError(
+                f"{exc.reason} in {{{{{exc.reference}}}}}; define it first, or use --raw"
+            ) from None
+
+    def _model(self, requested: str | None) -> str:
+        model = requested or self.model
+        if models.is_legacy(model):
+            return models.DEFAULT_MODEL
+        if not models.looks_like_model_id(model):
+            guess = models.suggest(model)
+            hint = f"did you mean {guess}?" if guess else "`%gemini models` lists them"
+            raise UsageError(f"unknown model {model!r}; {hint}")
+        return model
+
+    def _renderer(self, *, show_thoughts: bool) -> Any:
+        if type(self.shell.display_pub) is DisplayPublisher:
+            return TextRenderer(show_thoughts=show_thoughts)
+        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts)
+
+    def _publish(self, result: GeminiResult, out: str | None) -> None:
+        self.last_result = result
+        self.shell.user_ns["_gemini"] = result
+        if out:
+            self.shell.user_ns[out] = result
+
+    def _footer_info(self, result: GeminiResult) -> dict[str, Any]:
+        return {
+            "model": result.model,
+            "thread": result.thread,
+            "usage": result.usage,
+            "status": result.status,
+            "interaction_id": result.interaction_id,
+            "offline": self.connection.offline,
+        }
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()

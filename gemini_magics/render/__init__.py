@@ -1,0 +1,1 @@
+"""Consumers of normalised events: Markdown in notebooks, plain text in terminals."""

@@ -1,0 +1,41 @@
+"""Building the ``interactions.create`` keyword arguments for one turn. No IPython imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+THINKING_LEVELS = ("minimal", "low", "medium", "high")
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    model: str
+    prompt: str
+    previous_interaction_id: str | None = None
+    system: str | None = None
+    thinking: str | None = None
+    show_thoughts: bool = False
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+
+
+def build_request(options: TurnOptions) -> dict[str, Any]:
+    """Create-call kwargs; interaction-scoped settings (system, config) are sent on every turn."""
+    request: dict[str, Any] = {"model": options.model, "input": options.prompt}
+    if options.previous_interaction_id:
+        request["previous_interaction_id"] = options.previous_interaction_id
+    if options.system:
+        request["system_instruction"] = options.system
+    config: dict[str, Any] = {}
+    if options.thinking:
+        config["thinking_level"] = options.thinking
+    if options.show_thoughts:
+        config["thinking_summaries"] = "auto"
+    if options.temperature is not None:
+        config["temperature"] = options.temperature
+    if options.max_output_tokens is not None:
+        config["max_output_tokens"] = options.max_output_tokens
+    if config:
+        request["generation_config"] = config
+    return request
