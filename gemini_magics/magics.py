@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import weakref
 from typing import Any
@@ -29,6 +30,20 @@ from .result import GeminiResult
 from .threads import ThreadBusy, Turn
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
+_LINE_MAGIC = re.compile(r"^(\s*)%gemini(\s.*)$")
+
+
+def route_questions_to_the_magic(lines: list[str]) -> list[str]:
+    """Send ``%gemini … why?`` to the magic: IPython would read a trailing ``?`` as a help request."""
+    routed = []
+    for line in lines:
+        match = _LINE_MAGIC.match(line.rstrip("\n"))
+        argument = match.group(2).strip() if match else ""
+        if match and argument and argument.strip("?"):
+            newline = "\n" if line.endswith("\n") else ""
+            line = f"{match.group(1)}get_ipython().run_line_magic('gemini', {argument!r}){newline}"
+        routed.append(line)
+    return routed
 
 
 @magics_class
@@ -59,6 +74,7 @@ class GeminiMagics(Magics):
         self._finalizer = weakref.finalize(self, self.connection.close)
         if shell is not None:
             shell.events.register("pre_run_cell", self._remember_cell)
+            shell.input_transformer_manager.line_transforms.append(route_questions_to_the_magic)
         if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
             self.connection.go_offline()
 
@@ -66,6 +82,7 @@ class GeminiMagics(Magics):
         if self.shell is not None:
             with contextlib.suppress(ValueError):
                 self.shell.events.unregister("pre_run_cell", self._remember_cell)
+                self.shell.input_transformer_manager.line_transforms.remove(route_questions_to_the_magic)
         self._finalizer()
 
     @observe("base_url")
@@ -78,7 +95,7 @@ class GeminiMagics(Magics):
     # -- the magic ---------------------------------------------------------------------------------
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", help="Model id for this turn (see `%gemini models`).")
+    @argument("-m", "--model", help="Model id for this turn (see `%%gemini models`).")
     @argument("-t", "--thread", help="Conversation thread name (default: 'default').")
     @argument("--new", action="store_true", help="Start the thread over before this turn.")
     @argument("-s", "--system", help="System instruction for this turn, e.g. -s 'Be terse.'")
@@ -114,7 +131,7 @@ class GeminiMagics(Magics):
             if words and words[0] in subcommands.COMMANDS:
                 subcommands.COMMANDS[words[0]](self, words[1:])
                 return
-        args = parse_argstring(self.gemini, line)
+        args = _parse(self.gemini, line)
         if cell is not None and args.prompt:
             raise UsageError(
                 f"unexpected words on the %%gemini line: {' '.join(args.prompt)!r}; "
@@ -125,6 +142,7 @@ class GeminiMagics(Magics):
 
     # -- one turn ------------------------------------------------------------------------------
     def run_turn(self, args: Any, text: str) -> GeminiResult:
+        text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
         prompt = text if args.raw else self._substitute(text)
         if not prompt.strip():
             raise UsageError("empty prompt: write it on the lines below %%gemini")
@@ -264,6 +282,16 @@ class GeminiMagics(Magics):
             "interaction_id": result.interaction_id,
             "offline": self.connection.offline,
         }
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Parse the magic line; quoted option values lose their quotes, prompt words keep theirs."""
+    args = parse_argstring(magic, line)
+    for name in ("model", "thread", "system", "out"):
+        value = getattr(args, name)
+        if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            setattr(args, name, value[1:-1])
+    return args
 
 
 def _split(line: str) -> list[str]:

@@ -153,3 +153,28 @@ def test_base_url_trait_overrides_the_environment(ip, emulator, monkeypatch):
     emulator.enqueue(Reply.text("reached"))
     ip.run("%gemini hi")
     assert ip.user_ns["_gemini"].text == "reached"
+
+
+def test_a_question_mark_at_the_end_is_part_of_the_prompt(ip, emulator):
+    emulator.enqueue(Reply.text("4"))
+    ip.run("%gemini what is 2+2?")
+    assert creates(emulator)[0].body["input"] == "what is 2+2?"
+
+
+def test_help_lists_the_options(ip):
+    shown = ip.shell.object_inspect_text("%%gemini")
+    for option in (
+        "--model",
+        "--thread",
+        "--new",
+        "--system",
+        "--out",
+        "--no-stream",
+        "--thinking",
+        "--show-thoughts",
+        "--temperature",
+        "--max-output-tokens",
+        "--raw",
+    ):
+        assert option in shown
+    assert "Explain Python generators" in shown  # the runnable example
