@@ -6,11 +6,12 @@ import _thread
 import threading
 
 import pytest
-from conftest import TEST_KEY, creates
 from IPython.core.error import UsageError
 
 from gemini_magics.emulator import Fault, Reply
 from gemini_magics.errors import GeminiAPIError, GeminiConnectionError, GeminiError
+
+from .support import TEST_KEY, creates
 
 
 def test_missing_key_says_how_to_set_it(bare_shell):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import TEST_KEY, creates
 from nbclient import NotebookClient
+
+from .support import TEST_KEY, creates
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 

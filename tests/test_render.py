@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 
-from conftest import markdown_of
 from IPython.core.displaypub import DisplayPublisher
 
 from gemini_magics.emulator import Reply
 from gemini_magics.render.blocks import BlockSplitter, neutralise_html
+
+from .support import markdown_of
 
 
 def _split(text: str, step: int = 7) -> BlockSplitter:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import getpass
 
 import pytest
-from conftest import TEST_KEY, creates, markdown_of
 
 from gemini_magics import models
 from gemini_magics.emulator import Reply
+
+from .support import TEST_KEY, creates, markdown_of
 
 
 def test_status_shows_only_the_last_four_characters_of_the_key(ip, emulator):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import creates
 from IPython.core.error import UsageError
 
 from gemini_magics.emulator import Reply
 from gemini_magics.prompt import UnknownVariable, substitute
+
+from .support import creates
 
 
 def test_references_are_replaced_and_code_braces_are_kept():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import creates, markdown_of
-
 from gemini_magics.emulator import Reply
+
+from .support import creates, markdown_of
 
 ANSWER = (
     "## Generators\n\nA generator *yields* values lazily.\n\n"

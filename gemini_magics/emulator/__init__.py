@@ -1,0 +1,24 @@
+"""A loopback emulator of the Gemini Interactions API, for tests and keyless notebooks.
+
+The unmodified ``google-genai`` SDK talks to it over real HTTP::
+
+    from google import genai
+    from gemini_magics.emulator import Emulator, Reply, Fault
+
+    with Emulator(api_key="test-key", validate=True) as emu:
+        emu.enqueue(Fault.http(503, retry_after=0.1), Reply.text("Hello!", deltas=5))
+        client = genai.Client(api_key="test-key", http_options={"base_url": emu.base_url})
+        # The SDK retries the 503, then streams the scripted reply.
+        for event in client.interactions.create(model="gemini-3.5-flash", input="Hi", stream=True):
+            print(event.event_type)
+        assert emu.schema_errors == []
+
+Queued :class:`Reply` / :class:`Fault` items answer create requests in order; when the queue
+is empty a deterministic offline responder answers (every reply says it is offline). Run it
+standalone with ``python -m gemini_magics.emulator --port 8765``.
+"""
+
+from .script import Fault, Reply
+from .server import Emulator, RecordedRequest
+
+__all__ = ["Emulator", "Fault", "RecordedRequest", "Reply"]

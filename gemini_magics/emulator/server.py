@@ -1,0 +1,406 @@
+"""The loopback HTTP server: routing, auth, JSON errors, SSE, and the :class:`Emulator` API."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hmac
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import offline
+from .script import ApiError, Fault, Json, Reply
+from .store import InteractionStore, StoredInteraction
+
+_ROUTE = re.compile(r"^(?:/v1|/v1beta|/v1alpha)?/interactions(?:/(?P<id>[^/]+)(?P<cancel>/cancel)?)?/?$")
+_REDACTED = "<redacted>"
+_KEY_IN_QUERY = re.compile(r"([?&]key=)[^&\s\"]*")
+_SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization"})
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the emulator received it, with credentials redacted."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+class Emulator:
+    """A programmable stand-in for the Gemini Interactions API on a loopback port.
+
+    Example::
+
+        with Emulator(api_key="test-key") as emu:
+            emu.enqueue(Reply.text("Hello!", deltas=3))
+            client = genai.Client(api_key="test-key", http_options={"base_url": emu.base_url})
+            client.interactions.create(model="gemini-3.5-flash", input="Hi").output_text
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        validate: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        prefix: str = "",
+    ) -> None:
+        self.api_key = api_key
+        self.validate = validate
+        self.host = host
+        self.port = port
+        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self.log_requests = False
+        self._lock = threading.Lock()
+        self._queue: deque[Reply | Fault] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._schema_errors: list[str] = []
+        self._stopping = threading.Event()
+        self._store = InteractionStore(self._stopping, self._check_event)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="gemini-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        self._store.close()
+        server.shutdown()
+        server.server_close()  # joins the request threads, which the stop flag has woken
+        if thread is not None:
+            thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        host, port = str(self._server.server_address[0]), self._server.server_port
+        return f"http://{host}:{port}{self.prefix}"
+
+    # -- scripting and inspection -------------------------------------------------------
+
+    def enqueue(self, *items: Reply | Fault) -> None:
+        """Queue replies/faults; each create request consumes the next one (FIFO)."""
+        for item in items:
+            if not isinstance(item, Reply | Fault):
+                raise TypeError(f"expected Reply or Fault, got {type(item).__name__}")
+        with self._lock:
+            self._queue.extend(items)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def schema_errors(self) -> list[str]:
+        with self._lock:
+            return list(self._schema_errors)
+
+    def interaction(self, interaction_id: str) -> Json:
+        """The stored interaction (full timeline, with ``input``); KeyError if unknown."""
+        try:
+            record = self._store.get(interaction_id)
+        except ApiError:
+            raise KeyError(interaction_id) from None
+        return copy.deepcopy(self._store.snapshot(record, timeline=True, include_input=True))
+
+    def reset(self) -> None:
+        """Forget queued items, recorded requests and stored interactions."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+        self._store.clear()
+
+    # -- used by the request handler ----------------------------------------------------
+
+    def _next_item(self) -> Reply | Fault | None:
+        with self._lock:
+            if not self._queue:
+                return None
+            item = self._queue.popleft()
+            if isinstance(item, Fault) and item.times > 1:
+                self._queue.appendleft(replace(item, times=item.times - 1))
+            return item
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _check_interaction(self, payload: Json) -> None:
+        if self.validate:
+            from .schema import validate_interaction
+
+            self._add_schema_errors(validate_interaction(payload))
+
+    def _check_event(self, event: Json) -> None:
+        if self.validate:
+            from .schema import validate_event
+
+            self._add_schema_errors(validate_event(event))
+
+    def _add_schema_errors(self, problems: list[str]) -> None:
+        if problems:
+            with self._lock:
+                self._schema_errors.extend(problems)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = True
+
+    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+        self.emulator = emulator
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    server_version = "GeminiEmulator/1.0"
+    timeout = 60  # per-socket; a client that stops reading cannot pin a thread forever
+    _streaming = False
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.emulator.log_requests:
+            # The request line may carry ?key=...; never let it reach a log.
+            message = _KEY_IN_QUERY.sub(r"\1" + _REDACTED, format % args)
+            super().log_message("%s", message)
+
+    @property
+    def emulator(self) -> Emulator:
+        return self.server.emulator
+
+    def _handle(self) -> None:
+        url = urlsplit(self.path)
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
+        raw_body = self._read_body()
+        try:
+            body = json.loads(raw_body) if raw_body.strip() else None
+            body_error = None
+        except ValueError as exc:
+            body, body_error = None, exc
+        self.emulator._record(self._recorded(url.path, query, body))
+        try:
+            interaction_id, action = self._route(url.path)
+            self._authenticate(query)
+            if body_error is not None:
+                raise ApiError(400, "invalid_request", f"Invalid JSON payload: {body_error}")
+            if action == "create":
+                self._create(body)
+            elif action == "get":
+                self._get(interaction_id, query)
+            elif action == "cancel":
+                self._send_interaction(
+                    self._store.snapshot(self._store.cancel(interaction_id), timeline=True)
+                )
+            else:
+                self._store.delete(interaction_id)
+                self._send_json(200, {})
+        except ApiError as error:
+            self._send_error(error)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+        except Exception as exc:
+            # An emulator bug: answer like a server error (unless mid-stream), then re-raise
+            # so socketserver prints the traceback.
+            self.close_connection = True
+            if not self._streaming:
+                self._send_error(ApiError(500, "internal", f"Emulator failure: {exc!r}"))
+            raise
+
+    @property
+    def _store(self) -> InteractionStore:
+        return self.emulator._store
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _recorded(self, path: str, query: dict[str, str], body: Any) -> RecordedRequest:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        for name in _SECRET_HEADERS & headers.keys():
+            headers[name] = _REDACTED
+        redacted_query = {k: _REDACTED if k == "key" else v for k, v in query.items()}
+        return RecordedRequest(self.command, path, redacted_query, headers, body)
+
+    def _route(self, raw_path: str) -> tuple[str, str]:
+        path = re.sub(r"/{2,}", "/", raw_path)
+        prefix = self.emulator.prefix
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            path = path[len(prefix) :]
+        elif prefix:
+            path = ""
+        match = _ROUTE.match(path)
+        method = self.command
+        if match is not None:
+            interaction_id, cancel = match["id"], match["cancel"]
+            if interaction_id is None and method == "POST":
+                return "", "create"
+            if interaction_id is not None and cancel and method == "POST":
+                return interaction_id, "cancel"
+            if interaction_id is not None and not cancel and method in ("GET", "DELETE"):
+                return interaction_id, method.lower()
+        raise ApiError(404, "not_found", f"No route for {method} {raw_path}.")
+
+    def _authenticate(self, query: dict[str, str]) -> None:
+        supplied = self.headers.get("x-goog-api-key") or query.get("key")
+        if not supplied:
+            raise ApiError(401, "authentication", "API key missing. Send it in the x-goog-api-key header.")
+        expected = self.emulator.api_key
+        if expected is not None and not hmac.compare_digest(supplied.encode(), expected.encode()):
+            raise ApiError(401, "authentication", "API key not valid. Please pass a valid API key.")
+
+    def _create(self, body: Any) -> None:
+        from .schema import check_create_request
+
+        check_create_request(body)
+        parent_id = body.get("previous_interaction_id")
+        if parent_id is not None:
+            self._store.get(parent_id)
+        item = self.emulator._next_item()
+        if isinstance(item, Fault):
+            raise item.error()
+        reply = item or offline.respond(body, self._store.chain_length(parent_id) + 1)
+        record = self._store.create(body, reply)
+        try:
+            if body.get("background"):
+                accepted = self._store.snapshot(record, timeline=False)
+                self._store.start_run(record)
+                if body.get("stream"):
+                    self._send_stream(record, 0)
+                else:
+                    self._send_interaction(accepted)
+            elif body.get("stream"):
+                self._store.start_run(record)
+                self._send_stream(record, 0)
+            else:
+                self._store.run_now(record)
+                self._send_interaction(self._store.snapshot(record, timeline=False))
+        finally:
+            if body.get("store") is False:
+                with contextlib.suppress(ApiError):
+                    self._store.delete(record.id)
+
+    def _get(self, interaction_id: str, query: dict[str, str]) -> None:
+        record = self._store.get(interaction_id)
+        if query.get("stream") == "true":
+            self._send_stream(record, self._store.position_after(record, query.get("last_event_id")))
+        else:
+            include_input = query.get("include_input") == "true"
+            self._send_interaction(self._store.snapshot(record, timeline=True, include_input=include_input))
+
+    def _send_interaction(self, payload: Json) -> None:
+        self.emulator._check_interaction(payload)
+        self._send_json(200, payload)
+
+    def _send_error(self, error: ApiError) -> None:
+        extra = {}
+        if error.retry_after is not None:
+            extra["Retry-After"] = f"{error.retry_after:g}"
+        self._send_json(error.status, error.body(), extra)
+
+    def _send_json(self, status: int, payload: Json, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_stream(self, record: StoredInteraction, position: int) -> None:
+        """Follow the interaction's log as SSE; apply the reply's delivery faults once."""
+        faults = self._store.take_delivery_faults(record)
+        # Chunked HTTP/1.1 lets a drop be either a clean end of body or a truncated one.
+        self.protocol_version = "HTTP/1.1"
+        self._streaming = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        drop_at = faults.drop_after if faults else None
+        stall_at = faults.stall_after if faults else None
+        sent = 0
+        for batch in self._store.follow(record, position):
+            frames = bytearray()
+            for event in batch:
+                if sent == drop_at:
+                    self._write_chunk(frames)
+                    if faults is not None and faults.drop_mode == "eof":
+                        self.wfile.write(b"0\r\n\r\n")
+                    return
+                if faults is not None and sent == stall_at:
+                    self._write_chunk(frames)
+                    frames.clear()
+                    stall_at = None
+                    if self.emulator._stopping.wait(faults.stall_seconds):
+                        return
+                frames += _sse_frame(event)
+                sent += 1
+            self._write_chunk(frames)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, data: bytes | bytearray) -> None:
+        if data:
+            self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+
+
+def _sse_frame(event: Json) -> bytes:
+    data = json.dumps(event, separators=(",", ":"))
+    return f"event: {event['event_type']}\ndata: {data}\n\n".encode()

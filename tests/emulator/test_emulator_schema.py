@@ -1,0 +1,153 @@
+"""The strict validator catches what the SDK's lenient parser would swallow."""
+
+from __future__ import annotations
+
+import pytest
+from google import genai
+
+from gemini_magics.emulator import Emulator, Reply
+from gemini_magics.emulator.schema import validate_event, validate_interaction
+
+GOOD_INTERACTION = {
+    "id": "v1_x",
+    "object": "interaction",
+    "status": "completed",
+    "model": "gemini-3.5-flash",
+    "created": "2026-01-01T00:00:00Z",
+    "updated": "2026-01-01T00:00:00Z",
+    "steps": [
+        {"type": "user_input", "content": [{"type": "text", "text": "hi"}]},
+        {"type": "thought", "signature": "c2ln", "summary": [{"type": "text", "text": "t"}]},
+        {"type": "function_call", "id": "f", "name": "n", "arguments": {}, "signature": "c2ln"},
+    ],
+    "usage": {"total_tokens": 3},
+}
+
+
+def test_a_good_interaction_passes():
+    assert validate_interaction(GOOD_INTERACTION) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"object": None}, "object"),
+        ({"status": "requires_continuation"}, "requires_continuation"),
+        ({"status": "done"}, "'done'"),
+        ({"model": "gemini-0"}, "'gemini-0'"),
+        ({"surprise": 1}, "surprise"),
+        ({"steps": [{"type": "mystery_step"}]}, "UnknownStep"),
+        ({"steps": [{"type": "model_output", "content": [{"type": "text"}]}]}, "text"),
+        ({"steps": [{"type": "model_output", "content": [{"type": "text", "text": "x", "y": 1}]}]}, "'y'"),
+        ({"steps": [{"type": "thought", "signature": "c2ln", "extra": 1}]}, "extra"),
+        ({"usage": {"total_tokens": "many"}}, "total_tokens"),
+    ],
+)
+def test_interaction_problems_are_reported(change, complaint):
+    broken = {**GOOD_INTERACTION, **change}
+    broken = {k: v for k, v in broken.items() if v is not None}
+    problems = validate_interaction(broken)
+    assert problems and any(complaint in p for p in problems), problems
+
+
+def test_missing_required_interaction_keys_are_reported():
+    assert any("'usage'" in p for p in validate_interaction({"id": "x", "status": "completed"}))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {
+            "event_type": "step.start",
+            "event_id": "e",
+            "index": 0,
+            "step": {"type": "function_call", "id": "f", "name": "n"},
+        },
+        {
+            "event_type": "step.delta",
+            "event_id": "e",
+            "index": 0,
+            "delta": {"type": "arguments_delta", "arguments": "{"},
+        },
+        {
+            "event_type": "interaction.status_update",
+            "event_id": "e",
+            "interaction_id": "x",
+            "status": "in_progress",
+        },
+        {"event_type": "error", "event_id": "e", "error": {"code": "internal", "message": "m"}},
+    ],
+)
+def test_good_events_pass(event):
+    assert validate_event(event) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "complaint"),
+    [
+        ({"event_id": "e", "delta": {}}, "event_type"),
+        ({"event_type": "step.stop", "index": 0}, "event_id"),
+        ({"event_type": "interaction.in_progress", "event_id": "e"}, "UnknownInteractionSSEEvent"),
+        (
+            {"event_type": "step.delta", "event_id": "e", "index": 0, "delta": {"type": "txt", "text": "x"}},
+            "UnknownStepDeltaData",
+        ),
+        ({"event_type": "step.delta", "event_id": "e", "index": 0, "delta": {"type": "text"}}, "text"),
+        (
+            {
+                "event_type": "step.delta",
+                "event_id": "e",
+                "index": 0,
+                "delta": {"type": "image", "mime_type": "image/svg"},
+            },
+            "image/svg",
+        ),
+        (
+            {
+                "event_type": "step.start",
+                "event_id": "e",
+                "index": 0,
+                "step": {"type": "function_call", "args": 1},
+            },
+            "args",
+        ),
+        ({"event_type": "step.stop", "event_id": "e"}, "index"),
+        (
+            {
+                "event_type": "interaction.completed",
+                "event_id": "e",
+                "interaction": {"id": "x", "status": "finished"},
+            },
+            "finished",
+        ),
+    ],
+)
+def test_event_problems_are_reported(event, complaint):
+    problems = validate_event(event)
+    assert problems and any(complaint in p for p in problems), problems
+
+
+def test_a_validating_emulator_records_what_it_emitted_wrongly():
+    bad_block = {"type": "text", "text": "x", "colour": "red"}
+    svg = {"type": "image", "data": "PHN2Zy8+", "mime_type": "image/svg+xml"}
+    with Emulator(api_key="k", validate=True) as emu:
+        emu.enqueue(
+            Reply([{"type": "model_output", "content": [bad_block]}]),
+            Reply([{"type": "model_output", "content": [svg]}]),
+        )
+        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
+        client.interactions.create(model="gemini-3.5-flash", input="x")
+        unary_errors = emu.schema_errors
+        list(client.interactions.create(model="gemini-3.5-flash", input="x", stream=True))
+        stream_errors = emu.schema_errors[len(unary_errors) :]
+    assert unary_errors and all("colour" in e for e in unary_errors)
+    assert stream_errors and all("image/svg+xml" in e for e in stream_errors)
+    assert any(e.startswith("step.delta event") for e in stream_errors)
+
+
+def test_a_non_validating_emulator_records_nothing():
+    with Emulator(api_key="k") as emu:
+        emu.enqueue(Reply([{"type": "model_output", "content": [{"type": "text", "text": "x", "c": 1}]}]))
+        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
+        client.interactions.create(model="gemini-3.5-flash", input="x")
+        assert emu.schema_errors == []
