@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import re
 import time
@@ -646,4 +647,6 @@ def test_19_async_client_behaves_identically(emulator, client, make_client):
         with pytest.raises(gi.AuthenticationError):
             await stranger.aio.interactions.create(model=MODEL, input="hi")
 
-    asyncio.run(scenario())
+    # A fresh thread has no event loop; Playwright's sync API may own the main thread's one.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario()).result(timeout=60)
