@@ -8,7 +8,6 @@ debug level): the API keeps adding them. No IPython imports.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -40,7 +39,9 @@ class ThoughtDelta:
 
 @dataclass(frozen=True)
 class ImageDelta:
-    data: bytes | None
+    """An image, inline as the base64 text the wire carried (kept as is: it is shared, not copied)."""
+
+    base64_data: str | None
     mime_type: str | None
     uri: str | None = None
 
@@ -186,9 +187,10 @@ class StreamNormaliser:
         elif kind == "thought_signature":
             self.log.merge(index, {"signature": delta.signature})
         elif kind == "image":
-            self.log.add_block(index, _dump(delta))
-            data = base64.b64decode(delta.data) if delta.data else None
-            yield ImageDelta(data, delta.mime_type and str(delta.mime_type), delta.uri)
+            block = {"type": "image", "mime_type": delta.mime_type and str(delta.mime_type)}
+            block.update({"data": delta.data} if delta.data else {"uri": delta.uri})
+            self.log.add_block(index, block)
+            yield ImageDelta(delta.data, block["mime_type"], delta.uri)
         elif kind == "text_annotation_delta":
             annotations = [_dump(a) for a in (delta.annotations or [])]
             yield Citation(annotations)
@@ -267,8 +269,7 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
                     if block.get("annotations"):
                         yield Citation(block["annotations"])
                 elif block.get("type") == "image":
-                    data = base64.b64decode(block["data"]) if block.get("data") else None
-                    yield ImageDelta(data, block.get("mime_type"), block.get("uri"))
+                    yield ImageDelta(block.get("data"), block.get("mime_type"), block.get("uri"))
         elif kind != "user_input":
             yield ToolActivity(str(kind), step)
     yield Finished(

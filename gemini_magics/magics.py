@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import weakref
+from pathlib import Path
 from typing import Any
 
 from IPython.core.displaypub import DisplayPublisher
@@ -21,12 +22,13 @@ from traitlets import Float, Int, Unicode, observe
 
 from . import events as ev
 from . import models, subcommands
+from .attach import AttachError, content_blocks
 from .client import Connection
 from .errors import GeminiTurnIncomplete
-from .prompt import UnknownVariable, substitute
+from .prompt import UnknownVariable, resolve, substitute
 from .render.stream import NotebookRenderer, TextRenderer
-from .request import THINKING_LEVELS, TurnOptions, build_request
-from .result import GeminiResult
+from .request import THINKING_LEVELS, TurnOptions, build_request, image_choices
+from .result import GeminiResult, GeneratedImage
 from .threads import ThreadBusy, Turn
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
@@ -59,6 +61,9 @@ class GeminiMagics(Magics):
     stream_interval = Float(0.1, min=0.0, help="Seconds between in-place updates of a streaming answer.").tag(
         config=True
     )
+    image_model = Unicode(
+        models.DEFAULT_IMAGE_MODEL, help="Model used for --image when the cell gives no -m."
+    ).tag(config=True)
     max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
         config=True
     )
@@ -106,6 +111,16 @@ class GeminiMagics(Magics):
     @argument("--temperature", type=float, help="Sampling temperature.")
     @argument("--max-output-tokens", type=int, metavar="N", help="Cap on the answer's length.")
     @argument("--raw", action="store_true", help="Send the text as is: no {{variable}} filling.")
+    @argument("--image", action="store_true", help="Ask for a picture (uses an image model).")
+    @argument("--aspect", metavar="RATIO", help="Picture aspect ratio, e.g. 16:9.")
+    @argument("--size", metavar="SIZE", help="Picture size: 512, 1K, 2K or 4K.")
+    @argument(
+        "--attach",
+        nargs="+",
+        metavar="NAME",
+        help="Send these variables too: figures, PIL images, image arrays, bytes, file paths.",
+    )
+    @argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR.")
     @argument("prompt", nargs="*", help="(line magic) the prompt, or a sub-command.")
     @line_cell_magic
     def gemini(self, line: str, cell: str | None = None) -> None:
@@ -124,7 +139,10 @@ class GeminiMagics(Magics):
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
         as is). The last result is ``_gemini`` (``-o VAR`` stores it in ``VAR`` too): ``.text``,
-        ``.thoughts``, ``.interaction_id``, ``.usage``, ``.status``, ``.steps``.
+        ``.thoughts``, ``.interaction_id``, ``.usage``, ``.status``, ``.steps``, ``.images``.
+
+        Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
+        edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
         """
         if cell is None:
             words = _split(line)
@@ -142,12 +160,7 @@ class GeminiMagics(Magics):
 
     # -- one turn ------------------------------------------------------------------------------
     def run_turn(self, args: Any, text: str) -> GeminiResult:
-        text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
-        prompt = text if args.raw else self._substitute(text)
-        if not prompt.strip():
-            raise UsageError("empty prompt: write it on the lines below %%gemini")
-        requested = args.model or self.model
-        model = self._model(requested)
+        prompt = self._prompt(args, text)
         if self.connection.api_key() is None:
             raise UsageError(
                 "no API key: set GEMINI_API_KEY, or run `%gemini login` "
@@ -155,47 +168,124 @@ class GeminiMagics(Magics):
             )
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o needs a variable name, not {args.out!r}")
+        attachments = self._attachments(args.attach or [])
         thread = self.threads[args.thread or self.thread]
         renderer = self._renderer(show_thoughts=args.show_thoughts)
-        if model != requested:
-            renderer.note(f"{requested} is retired; using {model} instead.")
-        if self.connection.offline:
-            renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
-        try:
-            lease = thread.acquire()
-        except ThreadBusy:
-            raise UsageError(
-                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
-            ) from None
-        with lease:
+        with self._lease(thread):
             if args.new:
                 thread.reset()
+            parent = thread.parent_for(self._cell_id)
+            model, image_output = self._model_and_images(args, thread.turn(parent), renderer)
+            if self.connection.offline:
+                renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
             options = TurnOptions(
                 model=model,
                 prompt=prompt,
-                previous_interaction_id=thread.parent_for(self._cell_id),
+                previous_interaction_id=parent,
                 system=self._substitute(args.system) if args.system else None,
                 thinking=args.thinking,
                 show_thoughts=args.show_thoughts,
                 temperature=args.temperature,
                 max_output_tokens=args.max_output_tokens,
+                attachments=tuple(attachments),
+                image_output=image_output,
             )
             result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
             self._publish(result, args.out)
-            self._stream(options, args.no_stream, renderer, result)
+            try:
+                self._stream(options, args.no_stream, renderer, result)
+            finally:
+                if args.save and result.images:
+                    self._save_images(result, Path(args.save), thread, parent, renderer)
             if result.status == "completed":
                 thread.commit(
                     Turn(
                         prompt,
                         result.interaction_id or "",
-                        options.previous_interaction_id,
+                        parent,
                         model,
                         self._cell_id,
                         result.usage,
                         result.status,
+                        image_output,
+                        len(result.images),
                     )
                 )
         return result
+
+    def _prompt(self, args: Any, text: str) -> str:
+        text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
+        prompt = text if args.raw else self._substitute(text)
+        if not prompt.strip():
+            raise UsageError("empty prompt: write it on the lines below %%gemini")
+        return prompt
+
+    def _lease(self, thread: Any) -> Any:
+        try:
+            return thread.acquire()
+        except ThreadBusy:
+            raise UsageError(
+                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
+            ) from None
+
+    def _model_and_images(self, args: Any, parent: Turn | None, renderer: Any) -> tuple[str, Any]:
+        """The model for this turn, and the image output it asks for (None: text only).
+
+        A turn that continues an image turn keeps its model and image settings unless told
+        otherwise, so "make the lighting warmer" edits the picture above it.
+        """
+        requested = args.model or self.model
+        model = self._model(requested)
+        if model != requested:
+            renderer.note(f"{requested} is retired; using {model} instead.")
+        asked = bool(args.image or args.aspect or args.size)
+        continuing = parent is not None and parent.image_output is not None and not args.model
+        if continuing and parent is not None:
+            model = parent.model
+        elif asked and not models.makes_images(model):
+            if args.model:
+                raise UsageError(
+                    f"{model} does not make images; use an image model such as "
+                    f"{models.DEFAULT_IMAGE_MODEL}, or leave -m out"
+                )
+            model = self._model(self.image_model)
+        if not (asked or continuing or models.makes_images(model)):
+            return model, None
+        output = dict(parent.image_output or {}) if continuing and parent is not None else {}
+        aspects, sizes = image_choices()
+        for flag, value, valid, key in (
+            ("--aspect", args.aspect, aspects, "aspect_ratio"),
+            ("--size", args.size, sizes, "image_size"),
+        ):
+            if value is None:
+                continue
+            if value not in valid:
+                raise UsageError(f"{flag} {value!r} is not accepted; use one of: {', '.join(valid)}")
+            output[key] = value
+        return model, output
+
+    def _attachments(self, names: list[str]) -> list[dict[str, Any]]:
+        values = {}
+        for name in names:
+            try:
+                values[name] = resolve(name, self.shell.user_ns)
+            except UnknownVariable as exc:
+                raise UsageError(f"--attach {name}: {exc.reason}; define it first") from None
+        try:
+            return content_blocks(values)
+        except AttachError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _save_images(
+        self, result: GeminiResult, folder: Path, thread: Any, parent: str | None, renderer: Any
+    ) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        turn_number = next((i + 2 for i, t in enumerate(thread.turns) if t.interaction_id == parent), 1)
+        saved = [
+            image.save(folder / f"{thread.name}-{turn_number:03d}-{image.index}.{image.extension}")
+            for image in result.images
+        ]
+        renderer.note("Saved " + ", ".join(str(path) for path in saved))
 
     def _stream(self, options: TurnOptions, unary: bool, renderer: Any, result: GeminiResult) -> None:
         try:
@@ -203,6 +293,15 @@ class GeminiMagics(Magics):
                 renderer.handle(event)
                 if isinstance(event, ev.Started):
                     result.interaction_id = event.interaction_id
+                elif isinstance(event, ev.ImageDelta):
+                    result.images.append(
+                        GeneratedImage(
+                            event.base64_data,
+                            event.mime_type or "image/png",
+                            event.uri,
+                            len(result.images) + 1,
+                        )
+                    )
                 elif isinstance(event, ev.Finished):
                     result.status = event.status
                     result.usage = event.usage

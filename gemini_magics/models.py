@@ -7,10 +7,11 @@ import functools
 import typing
 
 DEFAULT_MODEL = "gemini-3.5-flash"
+DEFAULT_IMAGE_MODEL = "gemini-3.1-flash-image"
 LEGACY_PREFIXES = ("gemini-1.5-", "gemini-2.0-", "gemini-1.0-", "gemini-pro")
 
 
-def _literal_values(alias: object) -> tuple[str, ...]:
+def literal_values(alias: object) -> tuple[str, ...]:
     values: list[str] = []
     for arg in typing.get_args(alias):
         if typing.get_origin(arg) is typing.Literal:
@@ -22,14 +23,14 @@ def _literal_values(alias: object) -> tuple[str, ...]:
 def known_models() -> tuple[str, ...]:
     from google.genai import interactions
 
-    return _literal_values(interactions.Model)
+    return literal_values(interactions.Model)
 
 
 @functools.cache
 def known_agents() -> tuple[str, ...]:
     from google.genai import interactions
 
-    return _literal_values(interactions.AgentOption)
+    return literal_values(interactions.AgentOption)
 
 
 def is_legacy(model: str) -> bool:
@@ -47,3 +48,8 @@ def looks_like_model_id(model: str) -> bool:
     return model in known_models() or (
         model.startswith(("gemini-", "gemma-", "lyria-", "nano-banana", "models/")) and suggest(model) is None
     )
+
+
+def makes_images(model: str) -> bool:
+    """Image-generation models, recognised by their ids in the SDK's list."""
+    return "image" in model or "nano-banana" in model

@@ -29,7 +29,10 @@ class UnknownVariable(LookupError):
         self.reason = reason
 
 
-def _resolve(reference: str, namespace: Mapping[str, Any]) -> Any:
+def resolve(reference: str, namespace: Mapping[str, Any]) -> Any:
+    """The value of a plain reference such as ``fig``, ``cfg.path`` or ``images[0]``."""
+    if not _REFERENCE.fullmatch(reference):
+        raise UnknownVariable(reference, "not a variable name")
     name = re.match(r"[A-Za-z_]\w*", reference)
     assert name is not None
     if name.group() not in namespace:
@@ -50,6 +53,6 @@ def substitute(text: str, namespace: Mapping[str, Any]) -> str:
         reference = match.group(1)
         if not _REFERENCE.fullmatch(reference):
             return match.group(0)
-        return str(_resolve(reference, namespace))
+        return str(resolve(reference, namespace))
 
     return _PLACEHOLDER.sub(replace, text)

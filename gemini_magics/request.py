@@ -18,11 +18,30 @@ class TurnOptions:
     show_thoughts: bool = False
     temperature: float | None = None
     max_output_tokens: int | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
+    image_output: dict[str, Any] | None = None
+
+
+def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The aspect ratios and sizes the API accepts, read from the SDK's own literals."""
+    from google.genai import interactions
+
+    from .models import literal_values
+
+    return (
+        literal_values(interactions.ImageResponseFormatAspectRatio),
+        literal_values(interactions.ImageResponseFormatImageSize),
+    )
 
 
 def build_request(options: TurnOptions) -> dict[str, Any]:
     """Create-call kwargs; interaction-scoped settings (system, config) are sent on every turn."""
-    request: dict[str, Any] = {"model": options.model, "input": options.prompt}
+    prompt_input: Any = options.prompt
+    if options.attachments:
+        prompt_input = [{"type": "text", "text": options.prompt}, *options.attachments]
+    request: dict[str, Any] = {"model": options.model, "input": prompt_input}
+    if options.image_output is not None:
+        request["response_format"] = [{"type": "text"}, {"type": "image", **options.image_output}]
     if options.previous_interaction_id:
         request["previous_interaction_id"] = options.previous_interaction_id
     if options.system:

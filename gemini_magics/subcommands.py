@@ -63,12 +63,13 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
             (t.cell_id or "-")[:8],
             t.snippet,
             t.model,
+            str(t.images or "-"),
             str(t.total_tokens or "-"),
             t.interaction_id,
         )
         for i, t in enumerate(turns, 1)
     ]
-    header = ("#", "cell", "prompt", "model", "tokens", "interaction")
+    header = ("#", "cell", "prompt", "model", "images", "tokens", "interaction")
     plain = "\n".join("  ".join(row) for row in [header, *rows])
     escape = str.maketrans({"|": "\\|", "<": "&lt;", "`": "'"})
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -24,6 +24,8 @@ class Turn:
     cell_id: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     status: str = "completed"
+    image_output: dict[str, Any] | None = None
+    images: int = 0
 
     @property
     def snippet(self) -> str:
@@ -63,6 +65,9 @@ class Thread:
         if position is None:
             return self.head
         return self.turns[position - 1].interaction_id if position > 0 else None
+
+    def turn(self, interaction_id: str | None) -> Turn | None:
+        return next((t for t in self.turns if t.interaction_id == interaction_id), None)
 
     def commit(self, turn: Turn) -> None:
         """Record a completed turn, dropping the turn it replaces (same cell) and all after it."""

@@ -23,6 +23,19 @@ FREEZE_CHARS = 1500
 MARKDOWN = "text/markdown"
 
 
+def image_bundle(image: ev.ImageDelta) -> dict[str, Any]:
+    """A mime bundle for a generated image: the wire's base64 text itself, or an <img> for a URI."""
+    mime = image.mime_type or "image/png"
+    if image.base64_data:
+        size = len(image.base64_data) * 3 // 4
+        return {mime: image.base64_data, "text/plain": f"[{mime} image, {size / 1024:,.0f} KB]"}
+    uri = image.uri or ""
+    if uri.lower().startswith(("https://", "http://")):
+        source = html.escape(uri, quote=True)
+        return {"text/html": f'<img src="{source}" alt="generated image">', "text/plain": f"[image: {uri}]"}
+    return {"text/plain": f"[image: {uri}]"}
+
+
 class _Display:
     """One display output, updated in place."""
 
@@ -65,9 +78,9 @@ class NotebookRenderer:
         elif isinstance(event, ev.ThoughtDelta):
             self._thoughts.append(event.text)
             self._show_thoughts(final=False)
-        elif isinstance(event, ev.ImageDelta) and event.data:
-            self.flush(final=True)
-            display({event.mime_type or "image/png": event.data}, raw=True)
+        elif isinstance(event, ev.ImageDelta):
+            self.flush(final=False)
+            display(image_bundle(event), raw=True, metadata={"gemini_magics": {"image": True}})
             self._begin_segment(len(self.text))
 
     def _text(self, delta: str) -> None:
@@ -166,7 +179,7 @@ class TextRenderer:
             if self.show_thoughts:
                 self.stream.write(f"[thinking] {event.text}\n")
         elif isinstance(event, ev.ImageDelta):
-            self.stream.write(f"\n[image {event.mime_type or ''} {len(event.data or b'')} bytes]\n")
+            self.stream.write(f"\n{image_bundle(event)['text/plain']}\n")
 
     def flush(self, *, final: bool = True) -> None:
         if final and self._text and not self._text[-1].endswith("\n"):
