@@ -242,6 +242,7 @@ class GeminiMagics(Magics):
         continuing = parent is not None and parent.image_output is not None and not args.model
         if continuing and parent is not None:
             model = parent.model
+            renderer.note(f"Editing the picture above with {model}; use -m or -t to change that.")
         elif asked and not models.makes_images(model):
             if args.model:
                 raise UsageError(

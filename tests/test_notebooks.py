@@ -13,13 +13,11 @@ from .support import TEST_KEY, creates
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 
 
-def _execute(path: Path) -> nbformat.NotebookNode:
+def _execute(path: Path, workdir: Path | None = None) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
+    where = str(workdir or path.parent)
     NotebookClient(
-        notebook,
-        timeout=90,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        notebook, timeout=90, kernel_name="python3", resources={"metadata": {"path": where}}
     ).execute()
     return notebook
 
@@ -59,3 +57,26 @@ def test_quickstart_runs_offline_without_any_key(monkeypatch):
     text = _text_of(_execute(NOTEBOOKS / "01_quickstart.ipynb"))
     assert "Offline" in text
     assert "mode:    offline" in text
+
+
+@pytest.mark.notebook
+def test_images_notebook_generates_edits_saves_and_attaches(emulator, monkeypatch, tmp_path):
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    notebook = _execute(NOTEBOOKS / "02_images.ipynb", workdir=tmp_path)
+    images = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {}) and "gemini_magics" in output.get("metadata", {})
+    ]
+    assert len(images) == 3  # generated, edited, edited again
+    assert [p.name for p in (tmp_path / "pictures").iterdir()] == ["default-003-1.png"]
+    bodies = [r.body for r in creates(emulator)]
+    assert [b["model"] for b in bodies[:3]] == ["gemini-3.1-flash-image"] * 3
+    assert bodies[1]["previous_interaction_id"] and bodies[2]["previous_interaction_id"]
+    attach = bodies[3]["input"][0]["content"]
+    assert [block["type"] for block in attach] == ["text", "image"]
+    several = bodies[4]["input"][0]["content"]
+    assert [block["type"] for block in several] == ["text", "image", "image", "image"]
+    assert "Editing the picture above" in _text_of(notebook)
