@@ -106,16 +106,23 @@ class Connection:
             raise LookupError("no API key")
         settings = (key.value, self.effective_base_url, self.timeout_s)
         if self._client is None or settings != self._client_settings:
-            from google import genai
-
-            http_options: dict[str, Any] = {}
-            if self.effective_base_url:
-                http_options["base_url"] = self.effective_base_url
-            if self.timeout_s:
-                http_options["timeout"] = int(self.timeout_s * 1000)
-            self._client = genai.Client(api_key=key.value, http_options=http_options or None)
+            self._client = self.new_client()
             self._client_settings = settings
         return self._client
+
+    def new_client(self) -> genai.Client:
+        """A fresh client with the current settings (for a worker thread's own event loop)."""
+        key = self.api_key()
+        if key is None:
+            raise LookupError("no API key")
+        from google import genai
+
+        http_options: dict[str, Any] = {}
+        if self.effective_base_url:
+            http_options["base_url"] = self.effective_base_url
+        if self.timeout_s:
+            http_options["timeout"] = int(self.timeout_s * 1000)
+        return genai.Client(api_key=key.value, http_options=http_options or None)
 
     def translate(self, exc: BaseException) -> GeminiError:
         """Turn an SDK exception into ours, with a hint and the key scrubbed out."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,6 +204,23 @@ class StreamNormaliser:
             yield ToolActivity(str(kind), fields)
 
 
+def _resume_arguments(
+    state: StreamNormaliser, resumes: int, max_resumes: int, dropped_by: BaseException | None
+) -> dict[str, Any]:
+    """The ``get`` arguments that resume a dropped stream, or the error once resuming is pointless."""
+    if state.interaction_id is None or resumes >= max_resumes:
+        why = f" ({dropped_by})" if dropped_by else ""
+        raise GeminiConnectionError(
+            f"the stream ended before the answer was complete{why}",
+            hint=f"gave up after {resumes} resume(s); run it again",
+        )
+    log.info("stream dropped; resuming %s after %s", state.interaction_id, state.last_event_id)
+    resume: dict[str, Any] = {"stream": True}
+    if state.last_event_id:
+        resume["last_event_id"] = state.last_event_id
+    return resume
+
+
 def stream_events(
     interactions: Any,
     request: dict[str, Any],
@@ -235,17 +252,8 @@ def stream_events(
             dropped_by = exc
         finally:
             stream.close()
-        if state.interaction_id is None or resumes >= max_resumes:
-            why = f" ({dropped_by})" if dropped_by else ""
-            raise GeminiConnectionError(
-                f"the stream ended before the answer was complete{why}",
-                hint=f"gave up after {resumes} resume(s); run the cell again",
-            )
+        resume = _resume_arguments(state, resumes, max_resumes, dropped_by)
         resumes += 1
-        log.info("stream dropped; resuming %s after %s", state.interaction_id, state.last_event_id)
-        resume: dict[str, Any] = {"stream": True}
-        if state.last_event_id:
-            resume["last_event_id"] = state.last_event_id
         try:
             stream = interactions.get(state.interaction_id, **resume)
         except Exception as exc:
@@ -279,3 +287,39 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
         steps=steps,
         errors=[_dump(e) for e in (getattr(interaction, "errors", None) or [])],
     )
+
+
+async def astream_events(
+    interactions: Any,
+    request: dict[str, Any],
+    *,
+    max_resumes: int,
+    translate: Callable[[BaseException], Exception],
+) -> AsyncIterator[Event]:
+    """:func:`stream_events` for the async client: cancelling the task stops a blocked read at once."""
+    from google.genai import _interactions as sdk_errors
+
+    state = StreamNormaliser()
+    resumes = 0
+    try:
+        stream = await interactions.create(**request, stream=True)
+    except Exception as exc:
+        raise translate(exc) from None
+    while True:
+        dropped_by: BaseException | None = None
+        try:
+            async for raw in stream:
+                for event in state.feed(raw):
+                    yield event
+                if state.terminal:
+                    return
+        except sdk_errors.APIConnectionError as exc:
+            dropped_by = exc
+        finally:
+            await stream.close()
+        resume = _resume_arguments(state, resumes, max_resumes, dropped_by)
+        resumes += 1
+        try:
+            stream = await interactions.get(state.interaction_id, **resume)
+        except Exception as exc:
+            raise translate(exc) from None

@@ -20,16 +20,16 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float, Int, Unicode, observe
 
-from . import events as ev
 from . import models, subcommands
 from .attach import AttachError, content_blocks
 from .client import Connection
 from .errors import GeminiTurnIncomplete
 from .prompt import UnknownVariable, resolve, substitute
 from .render.stream import NotebookRenderer, TextRenderer
-from .request import THINKING_LEVELS, TurnOptions, build_request, image_choices
-from .result import GeminiResult, GeneratedImage
-from .threads import ThreadBusy, Turn
+from .request import THINKING_LEVELS, TurnOptions, image_choices
+from .result import GeminiResult
+from .threads import ThreadBusy, Threads, Turn
+from .turns import TurnRunner
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
 _LINE_MAGIC = re.compile(r"^(\s*)%gemini(\s.*)$")
@@ -71,9 +71,8 @@ class GeminiMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.connection = Connection(base_url=self.base_url)
-        from .threads import Threads
-
         self.threads = Threads()
+        self.turns = TurnRunner(self.connection, lambda: self.max_resumes)
         self.last_result: GeminiResult | None = None
         self._cell_id: str | None = None
         self._finalizer = weakref.finalize(self, self.connection.close)
@@ -171,46 +170,42 @@ class GeminiMagics(Magics):
         attachments = self._attachments(args.attach or [])
         thread = self.threads[args.thread or self.thread]
         renderer = self._renderer(show_thoughts=args.show_thoughts)
-        with self._lease(thread):
-            if args.new:
-                thread.reset()
-            parent = thread.parent_for(self._cell_id)
-            model, image_output = self._model_and_images(args, thread.turn(parent), renderer)
-            if self.connection.offline:
-                renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
-            options = TurnOptions(
-                model=model,
-                prompt=prompt,
-                previous_interaction_id=parent,
-                system=self._substitute(args.system) if args.system else None,
-                thinking=args.thinking,
-                show_thoughts=args.show_thoughts,
-                temperature=args.temperature,
-                max_output_tokens=args.max_output_tokens,
-                attachments=tuple(attachments),
-                image_output=image_output,
+        if thread.busy:
+            raise UsageError(
+                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
             )
-            result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
-            self._publish(result, args.out)
-            try:
-                self._stream(options, args.no_stream, renderer, result)
-            finally:
-                if args.save and result.images:
-                    self._save_images(result, Path(args.save), thread, parent, renderer)
-            if result.status == "completed":
-                thread.commit(
-                    Turn(
-                        prompt,
-                        result.interaction_id or "",
-                        parent,
-                        model,
-                        self._cell_id,
-                        result.usage,
-                        result.status,
-                        image_output,
-                        len(result.images),
-                    )
-                )
+        if args.new:
+            thread.reset()
+        parent = thread.parent_for(self._cell_id)
+        model, image_output = self._model_and_images(args, thread.turn(parent), renderer)
+        if self.connection.offline:
+            renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
+        options = TurnOptions(
+            model=model,
+            prompt=prompt,
+            previous_interaction_id=parent,
+            system=self._substitute(args.system) if args.system else None,
+            thinking=args.thinking,
+            show_thoughts=args.show_thoughts,
+            temperature=args.temperature,
+            max_output_tokens=args.max_output_tokens,
+            attachments=tuple(attachments),
+            image_output=image_output,
+        )
+        result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
+        self._publish(result, args.out)
+        try:
+            self.turns.run(
+                thread, options, result, on_event=renderer.handle, cell_id=self._cell_id, unary=args.no_stream
+            )
+        except ThreadBusy:
+            raise UsageError(f"thread {thread.name!r} is busy with another turn; wait for it") from None
+        finally:
+            renderer.flush(final=True)
+            if args.save and result.images:
+                self._save_images(result, Path(args.save), thread, parent, renderer)
+            renderer.footer(self._footer_info(result))
+        self._report_outcome(result, renderer)
         return result
 
     def _prompt(self, args: Any, text: str) -> str:
@@ -219,14 +214,6 @@ class GeminiMagics(Magics):
         if not prompt.strip():
             raise UsageError("empty prompt: write it on the lines below %%gemini")
         return prompt
-
-    def _lease(self, thread: Any) -> Any:
-        try:
-            return thread.acquire()
-        except ThreadBusy:
-            raise UsageError(
-                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
-            ) from None
 
     def _model_and_images(self, args: Any, parent: Turn | None, renderer: Any) -> tuple[str, Any]:
         """The model for this turn, and the image output it asks for (None: text only).
@@ -288,60 +275,16 @@ class GeminiMagics(Magics):
         ]
         renderer.note("Saved " + ", ".join(str(path) for path in saved))
 
-    def _stream(self, options: TurnOptions, unary: bool, renderer: Any, result: GeminiResult) -> None:
-        try:
-            for event in self._events(options, unary):
-                renderer.handle(event)
-                if isinstance(event, ev.Started):
-                    result.interaction_id = event.interaction_id
-                elif isinstance(event, ev.ImageDelta):
-                    result.images.append(
-                        GeneratedImage(
-                            event.base64_data,
-                            event.mime_type or "image/png",
-                            event.uri,
-                            len(result.images) + 1,
-                        )
-                    )
-                elif isinstance(event, ev.Finished):
-                    result.status = event.status
-                    result.usage = event.usage
-                    result.steps = event.steps
-                    result.errors = event.errors
-        except BaseException as exc:
-            result.status = "incomplete" if isinstance(exc, KeyboardInterrupt) else "failed"
-            raise
-        finally:
-            if result.status == "in_progress":
-                result.status = "incomplete"
-            result.text, result.thoughts = renderer.text, renderer.thoughts
-            renderer.flush(final=True)
-            renderer.footer(self._footer_info(result))
-        if result.status not in ("completed", "incomplete"):
-            details = "; ".join(e.get("message", "") for e in getattr(result, "errors", []) if e)
+    def _report_outcome(self, result: GeminiResult, renderer: Any) -> None:
+        if result.status == "incomplete":
+            renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
+        elif result.status != "completed":
+            details = "; ".join(e.get("message", "") for e in result.errors if e)
             raise GeminiTurnIncomplete(
                 result.status,
                 f"the interaction ended {result.status}" + (f": {details}" if details else ""),
                 hint="run the cell again; the thread was left as it was",
             )
-        if result.status == "incomplete":
-            renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
-
-    def _events(self, options: TurnOptions, unary: bool) -> Any:
-        try:
-            interactions = self.connection.client().interactions
-        except Exception as exc:  # building the client can fail on a malformed base URL
-            raise self.connection.translate(exc) from None
-        request = build_request(options)
-        if unary:
-            try:
-                interaction = interactions.create(**request)
-            except Exception as exc:
-                raise self.connection.translate(exc) from None
-            return ev.interaction_events(interaction)
-        return ev.stream_events(
-            interactions, request, max_resumes=self.max_resumes, translate=self.connection.translate
-        )
 
     # -- helpers -------------------------------------------------------------------------------
     def _substitute(self, text: str) -> str:

@@ -10,7 +10,7 @@ THINKING_LEVELS = ("minimal", "low", "medium", "high")
 
 @dataclass(frozen=True)
 class TurnOptions:
-    model: str
+    model: str | None
     prompt: str
     previous_interaction_id: str | None = None
     system: str | None = None
@@ -20,6 +20,8 @@ class TurnOptions:
     max_output_tokens: int | None = None
     attachments: tuple[dict[str, Any], ...] = ()
     image_output: dict[str, Any] | None = None
+    agent: str | None = None
+    agent_config: dict[str, Any] | None = None
 
 
 def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -39,7 +41,15 @@ def build_request(options: TurnOptions) -> dict[str, Any]:
     prompt_input: Any = options.prompt
     if options.attachments:
         prompt_input = [{"type": "text", "text": options.prompt}, *options.attachments]
-    request: dict[str, Any] = {"model": options.model, "input": prompt_input}
+    if options.agent:
+        # agents run in the background and take no generation config (the SDK refuses both)
+        request: dict[str, Any] = {"agent": options.agent, "input": prompt_input, "background": True}
+        if options.agent_config:
+            request["agent_config"] = options.agent_config
+        if options.previous_interaction_id:
+            request["previous_interaction_id"] = options.previous_interaction_id
+        return request
+    request = {"model": options.model, "input": prompt_input}
     if options.image_output is not None:
         request["response_format"] = [{"type": "text"}, {"type": "image", **options.image_output}]
     if options.previous_interaction_id:

@@ -119,7 +119,16 @@ def online(magics: GeminiMagics, words: list[str]) -> None:
     print(f"online: talking to Gemini; {where}")
 
 
+def chat(magics: GeminiMagics, words: list[str]) -> None:
+    if len(words) > 1:
+        raise UsageError("usage: %gemini chat [THREAD]")
+    from .widgets.chat import show_chat
+
+    show_chat(magics, words[0] if words else magics.thread)
+
+
 COMMANDS: dict[str, Callable[[Any, list[str]], None]] = {
+    "chat": chat,
     "status": status,
     "models": list_models,
     "threads": list_threads,

@@ -83,6 +83,10 @@ class Thread:
     def reset(self) -> None:
         self.turns.clear()
 
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
     def acquire(self) -> ThreadLease:
         if not self._lock.acquire(blocking=False):
             raise ThreadBusy(self.name)

@@ -1,0 +1,220 @@
+"""Running one turn of a thread, with no display: the cell magic, chat panels and research share it.
+
+A turn's result is built from the normalised events, and the turn joins its thread only when the
+interaction completed. Cells run turns synchronously (a kernel interrupt stops them). Background
+turns run the async client on a worker thread with its own event loop, so ``stop()`` cancels the
+task and interrupts even a read that is waiting on the network. No IPython imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from . import events as ev
+from .client import Connection
+from .request import TurnOptions, build_request
+from .result import GeminiResult, GeneratedImage
+from .threads import Thread, Turn
+
+EventSink = Callable[[ev.Event], None]
+
+
+class TurnRecorder:
+    """Builds a :class:`GeminiResult` from a turn's events."""
+
+    def __init__(self, result: GeminiResult) -> None:
+        self.result = result
+        self._text: list[str] = []
+        self._thoughts: list[str] = []
+
+    def add(self, event: ev.Event) -> None:
+        result = self.result
+        if isinstance(event, ev.TextDelta):
+            self._text.append(event.text)
+        elif isinstance(event, ev.ThoughtDelta):
+            self._thoughts.append(event.text)
+        elif isinstance(event, ev.Started):
+            result.interaction_id = event.interaction_id
+        elif isinstance(event, ev.ImageDelta):
+            mime = event.mime_type or "image/png"
+            result.images.append(GeneratedImage(event.base64_data, mime, event.uri, len(result.images) + 1))
+        elif isinstance(event, ev.Finished):
+            result.status = event.status
+            result.usage = event.usage
+            result.steps = event.steps
+            result.errors = event.errors
+
+    def close(self, *, failed: BaseException | None = None) -> GeminiResult:
+        """Settle the text and the status, also when the turn ended early."""
+        result = self.result
+        result.text, result.thoughts = "".join(self._text), "".join(self._thoughts)
+        if failed is not None and result.status in ("in_progress", "completed"):
+            stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
+            result.status = "incomplete" if stopped else "failed"
+        elif result.status == "in_progress":
+            result.status = "incomplete"
+        return result
+
+
+class TurnRunner:
+    """Sends turns for one kernel's connection and keeps their threads consistent."""
+
+    def __init__(self, connection: Connection, max_resumes: Callable[[], int]) -> None:
+        self.connection = connection
+        self.max_resumes = max_resumes
+
+    def events(self, options: TurnOptions, *, unary: bool = False) -> Iterator[ev.Event]:
+        interactions = self._client().interactions
+        request = build_request(options)
+        if unary:
+            try:
+                interaction = interactions.create(**request)
+            except Exception as exc:
+                raise self.connection.translate(exc) from None
+            return ev.interaction_events(interaction)
+        return ev.stream_events(
+            interactions, request, max_resumes=self.max_resumes(), translate=self.connection.translate
+        )
+
+    def _client(self) -> Any:
+        try:
+            return self.connection.client()
+        except Exception as exc:  # building the client can fail on a malformed base URL
+            raise self.connection.translate(exc) from None
+
+    def run(
+        self,
+        thread: Thread,
+        options: TurnOptions,
+        result: GeminiResult,
+        *,
+        on_event: EventSink,
+        cell_id: str | None = None,
+        unary: bool = False,
+    ) -> GeminiResult:
+        """One turn in the calling thread; raises ThreadBusy when the thread has a turn running."""
+        with thread.acquire():
+            recorder = TurnRecorder(result)
+            try:
+                for event in self.events(options, unary=unary):
+                    recorder.add(event)
+                    on_event(event)
+            except BaseException as exc:
+                recorder.close(failed=exc)
+                raise
+            recorder.close()
+            commit(thread, options, result, cell_id)
+        return result
+
+    def start(
+        self,
+        thread: Thread,
+        options: TurnOptions,
+        result: GeminiResult,
+        *,
+        on_event: EventSink,
+        on_done: Callable[[GeminiResult, BaseException | None], None],
+    ) -> BackgroundTurn:
+        """One streamed turn on a worker thread; raises ThreadBusy at once when the thread is busy."""
+        turn = BackgroundTurn(self, thread, options, result, on_event, on_done)
+        turn.start()
+        return turn
+
+
+def commit(thread: Thread, options: TurnOptions, result: GeminiResult, cell_id: str | None) -> None:
+    """A completed turn joins its thread; anything else leaves the thread as it was."""
+    if result.status != "completed":
+        return
+    thread.commit(
+        Turn(
+            result.prompt,
+            result.interaction_id or "",
+            options.previous_interaction_id,
+            options.model or options.agent or "",
+            cell_id,
+            result.usage,
+            result.status,
+            options.image_output,
+            len(result.images),
+        )
+    )
+
+
+class BackgroundTurn:
+    """A streamed turn on its own worker thread and event loop, stoppable from any thread."""
+
+    def __init__(
+        self,
+        runner: TurnRunner,
+        thread: Thread,
+        options: TurnOptions,
+        result: GeminiResult,
+        on_event: EventSink,
+        on_done: Callable[[GeminiResult, BaseException | None], None],
+    ) -> None:
+        self.runner = runner
+        self.thread = thread
+        self.options = options
+        self.result = result
+        self.error: BaseException | None = None
+        self.stopped = False
+        self._on_event = on_event
+        self._on_done = on_done
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._worker = threading.Thread(target=self._main, name=f"gemini-turn-{thread.name}", daemon=True)
+
+    def start(self) -> None:
+        self._lease = self.thread.acquire()
+        self._worker.start()
+
+    @property
+    def running(self) -> bool:
+        return self._worker.is_alive()
+
+    def stop(self) -> None:
+        """Stop streaming now; the partial result is kept and the thread is left as it was."""
+        with self._lock:
+            self.stopped = True
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+    def _main(self) -> None:
+        recorder = TurnRecorder(self.result)
+        try:
+            asyncio.run(self._stream(recorder))
+            recorder.close()
+            commit(self.thread, self.options, self.result, None)
+        except (Exception, asyncio.CancelledError) as exc:
+            recorder.close(failed=exc)
+            if not isinstance(exc, asyncio.CancelledError):
+                self.error = self.runner.connection.translate(exc)
+        finally:
+            self._lease.__exit__(None, None, None)
+        self._on_done(self.result, self.error)
+
+    async def _stream(self, recorder: TurnRecorder) -> None:
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+            if self.stopped:
+                raise asyncio.CancelledError
+        client = self.runner.connection.new_client()  # its connections belong to this event loop
+        request = build_request(self.options)
+        events = ev.astream_events(
+            client.aio.interactions,
+            request,
+            max_resumes=self.runner.max_resumes(),
+            translate=self.runner.connection.translate,
+        )
+        async for event in events:
+            recorder.add(event)
+            self._on_event(event)

@@ -1,0 +1,110 @@
+"""Background turns: they stream on a worker thread, stop promptly, and keep threads consistent."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from IPython.core.error import UsageError
+
+from gemini_magics import events as ev
+from gemini_magics.client import Connection
+from gemini_magics.emulator import Fault, Reply
+from gemini_magics.errors import GeminiAPIError
+from gemini_magics.request import TurnOptions
+from gemini_magics.result import GeminiResult
+from gemini_magics.threads import Thread, ThreadBusy
+from gemini_magics.turns import TurnRunner
+
+from .support import TEST_KEY
+
+
+@pytest.fixture
+def runner(emulator, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    connection = Connection(base_url=emulator.base_url)
+    return TurnRunner(connection, lambda: 2)
+
+
+class Done:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.outcome: tuple[GeminiResult, BaseException | None] | None = None
+
+    def __call__(self, result: GeminiResult, error: BaseException | None) -> None:
+        self.outcome = (result, error)
+        self.event.set()
+
+
+def _start(runner, thread, prompt="Q", on_event=lambda e: None):
+    options = TurnOptions(model="gemini-3.5-flash", prompt=prompt, previous_interaction_id=thread.head)
+    done = Done()
+    turn = runner.start(thread, options, GeminiResult(prompt=prompt), on_event=on_event, on_done=done)
+    return turn, done
+
+
+def test_a_background_turn_streams_on_a_worker_and_joins_its_thread(runner, emulator):
+    emulator.enqueue(Reply.text("one two three", deltas=3, delay=0.05))
+    seen: list[tuple[str, str]] = []
+    thread = Thread("t")
+    turn, done = _start(runner, thread, on_event=lambda e: seen.append((threading.current_thread().name, e)))
+    assert turn.running  # the caller got control back at once
+    assert done.event.wait(10)
+    result, error = done.outcome
+    assert error is None and result.status == "completed" and result.text == "one two three"
+    assert thread.head == result.interaction_id and not thread.busy
+    assert {name for name, _ in seen} == {"gemini-turn-t"}
+    assert any(isinstance(e, ev.TextDelta) for _, e in seen)
+
+
+def test_stop_interrupts_a_stalled_stream_within_a_second(runner, emulator):
+    emulator.enqueue(Reply.text("a b c d e f", deltas=6, stall_after=5, stall_seconds=20))
+    thread = Thread("t")
+    texts: list[str] = []
+    turn, done = _start(runner, thread, on_event=lambda e: texts.append(getattr(e, "text", "")))
+    deadline = time.monotonic() + 5
+    while "".join(texts) == "" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the server is now stalling in the middle of the answer
+    stopped_at = time.monotonic()
+    turn.stop()
+    assert done.event.wait(1.0), "stop took longer than a second"
+    assert time.monotonic() - stopped_at < 1.0
+    result, error = done.outcome
+    assert error is None and result.status == "incomplete"
+    assert result.text and result.text != "a b c d e f"
+    assert thread.head is None and not thread.busy
+
+
+def test_a_busy_thread_refuses_a_second_turn(runner, emulator):
+    emulator.enqueue(Reply.text("slow " * 20, deltas=20, delay=0.05), Reply.text("next"))
+    thread = Thread("t")
+    turn, done = _start(runner, thread)
+    with pytest.raises(ThreadBusy):
+        _start(runner, thread)
+    assert done.event.wait(10)
+    _, second = _start(runner, thread, prompt="again")
+    assert second.event.wait(10)
+    assert second.outcome[0].text == "next"
+    assert [t.prompt for t in thread.turns] == ["Q", "again"]
+
+
+def test_errors_are_reported_to_on_done(runner, emulator):
+    emulator.enqueue(Fault.http(400, "invalid_request", "Bad thing"))
+    thread = Thread("t")
+    _, done = _start(runner, thread)
+    assert done.event.wait(10)
+    result, error = done.outcome
+    assert isinstance(error, GeminiAPIError) and "Bad thing" in str(error)
+    assert result.status == "failed" and thread.head is None and not thread.busy
+
+
+def test_a_cell_on_a_thread_busy_in_the_background_is_refused(ip, emulator):
+    emulator.enqueue(Reply.text("slow " * 20, deltas=20, delay=0.05))
+    magics = ip.magics
+    thread = magics.threads["default"]
+    turn, done = _start(magics.turns, thread)
+    with pytest.raises(UsageError, match="thread 'default' is busy"):
+        ip.run("%gemini hello")
+    assert done.event.wait(10)
