@@ -14,8 +14,10 @@ The unmodified ``google-genai`` SDK talks to it over real HTTP::
         assert emu.schema_errors == []
 
 Queued :class:`Reply` / :class:`Fault` items answer create requests in order; when the queue
-is empty a deterministic offline responder answers (every reply says it is offline). Run it
-standalone with ``python -m gemini_magics.emulator --port 8765``.
+is empty a deterministic offline responder answers (every reply says it is offline); for image
+requests it draws a PNG from the prompt or edits the thread's latest picture, and serves
+URI-delivered images at ``{base_url}/files/<name>.png``. Run it standalone with
+``python -m gemini_magics.emulator --port 8765``.
 """
 
 from .script import Fault, Reply

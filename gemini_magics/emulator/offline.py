@@ -3,40 +3,106 @@
 When no scripted reply is queued, the emulator answers with :func:`respond`. The reply is a
 pure function of the request and the turn number, is marked offline in its first line, and
 exercises everything a notebook renders: a heading, a list, code, a table, inline and
-display math, optional thinking summaries and (for image requests) a generated PNG.
+display math, and optional thinking summaries. Media blocks in the input are reported one
+line each (kind, MIME type, size, pixel dimensions).
+
+Image requests (an image ``response_format``, an image model, or a follow-up to an image
+turn) get a short text and a PNG instead: a landscape drawn from the prompt (see
+:mod:`.imaging`), or, when the thread or the input already holds one of the emulator's
+pictures, an edit of the latest one ("warmer", "night", "blue", ...).
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import functools
 import json
-import struct
-import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from .imaging import edit_picture, output_size, render_scene
+from .media import MediaFiles, describe_block, last_turn_had_image, latest_picture, media_blocks
 from .script import Json, Reply
 from .store import input_steps
 
 OFFLINE_BANNER = "*Offline emulator — this reply was generated locally, not by Gemini.*"
 OFFLINE_DELTAS = 40
+IMAGE_TEXT_DELTAS = 10
 OFFLINE_DELAY = 0.02
 _SNIPPET_LENGTH = 60
 
 
-def respond(request: Json, turn: int) -> Reply:
-    """The offline reply to a create request that is turn ``turn`` of its thread."""
+@dataclass(frozen=True)
+class ImageRequest:
+    """The image output a request asks for (``None`` fields: the defaults, 1:1 at 1K)."""
+
+    aspect_ratio: str | None = None
+    image_size: str | None = None
+    delivery: str = "inline"
+
+
+def respond(request: Json, turn: int, history: Sequence[Json] = (), files: MediaFiles | None = None) -> Reply:
+    """The offline reply to a create request that is turn ``turn`` of its thread.
+
+    ``history`` is the timeline of the ``previous_interaction_id`` chain, oldest step first;
+    ``files`` publishes URI-delivered images (without it images are always inline).
+    """
     prompt = prompt_text(request.get("input"))
-    wants_image = _wants_image(request)
-    text = _markdown(request, prompt, turn, wants_image)
+    given = input_steps(request.get("input"))
+    inputs = [f"- **Input {block['type']}:** {describe_block(block, files)}" for block in media_blocks(given)]
     steps: list[Json] = []
     thought = _thought_step(request, prompt, turn)
     if thought is not None:
         steps.append(thought)
-    content: list[Json] = [{"type": "text", "text": text}]
-    if wants_image:
-        content.append({"type": "image", "data": _png_base64(prompt, turn), "mime_type": "image/png"})
+    wanted = image_request(request, history)
+    if wanted is None:
+        content: list[Json] = [{"type": "text", "text": _markdown(request, prompt, turn, inputs)}]
+        deltas = OFFLINE_DELTAS
+    else:
+        # The latest picture of the thread or the input (the input's come last) gets edited.
+        content = _image_content(prompt, turn, inputs, wanted, [*history, *given], files)
+        deltas = IMAGE_TEXT_DELTAS
     steps.append({"type": "model_output", "content": content})
-    return Reply(steps, deltas=OFFLINE_DELTAS, delay=OFFLINE_DELAY)
+    return Reply(steps, deltas=deltas, delay=OFFLINE_DELAY)
+
+
+def image_request(request: Json, history: Sequence[Json] = ()) -> ImageRequest | None:
+    """What image output ``request`` asks for, or None for a text-only request.
+
+    An image ``response_format`` (alone or in a list) decides; a non-image one rules images
+    out. Otherwise an image model, the legacy ``response_modalities`` or
+    ``generation_config.image_config``, or an image in the previous turn ask for one.
+    """
+    raw = request.get("response_format")
+    formats = [item for item in (raw if isinstance(raw, list) else [raw]) if isinstance(item, dict)]
+    for item in formats:
+        if item.get("type") == "image":
+            return ImageRequest(
+                item.get("aspect_ratio"), item.get("image_size"), item.get("delivery") or "inline"
+            )
+    if formats:
+        return None
+    legacy = (request.get("generation_config") or {}).get("image_config")
+    modalities = request.get("response_modalities") or []
+    asked = (
+        request.get("model") in image_models()
+        or isinstance(legacy, dict)
+        or "image" in modalities
+        or last_turn_had_image(history)
+    )
+    if not asked:
+        return None
+    legacy = legacy if isinstance(legacy, dict) else {}
+    return ImageRequest(legacy.get("aspect_ratio"), legacy.get("image_size"))
+
+
+@functools.cache
+def image_models() -> frozenset[str]:
+    """The image-generating model ids the SDK declares."""
+    from .schema import known_models
+
+    return frozenset(model for model in known_models() if "image" in model or "nano-banana" in model)
 
 
 def prompt_text(raw_input: Any) -> str:
@@ -66,7 +132,51 @@ def snippet(prompt: str, limit: int = _SNIPPET_LENGTH) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def _markdown(request: Json, prompt: str, turn: int, wants_image: bool) -> str:
+def _image_content(
+    prompt: str,
+    turn: int,
+    inputs: list[str],
+    wanted: ImageRequest,
+    timeline: Sequence[Json],
+    files: MediaFiles | None,
+) -> list[Json]:
+    """A short text block and the picture: a new scene or an edit of the latest picture."""
+    width, height = output_size(wanted.aspect_ratio, wanted.image_size)
+    source = latest_picture(timeline, files)
+    note = ""
+    if source is None:
+        picture = render_scene(prompt, width, height)
+        headline = "*Offline emulator — drawn locally, not by Gemini*, here is a picture for: " + (
+            snippet(prompt) or "(no text)"
+        )
+    else:
+        picture, changes = edit_picture(source[0], prompt)
+        which = "previous" if source[1] == "model" else "input"
+        headline = (
+            f"*Offline emulator — edited locally, not by Gemini*. Edited the {which} picture: "
+            f"{', '.join(changes)}."
+        )
+        asked_size = wanted.aspect_ratio or wanted.image_size
+        if asked_size and (width, height) != (picture.width, picture.height):
+            note = f"; kept the {which} picture's size, not the requested {width}×{height}"
+    png = picture.to_png()
+    lines = [
+        headline,
+        "",
+        f"- **Picture:** {picture.width}×{picture.height} PNG ({len(png):,} bytes){note}",
+        f"- **Thread:** turn {turn} of this thread",
+        *inputs,
+        "- Set `GEMINI_API_KEY` to get real images from Gemini.",
+    ]
+    image: Json = {"type": "image", "mime_type": "image/png"}
+    if wanted.delivery == "uri" and files is not None:
+        image["uri"] = files.publish(png)
+    else:
+        image["data"] = base64.b64encode(png).decode()
+    return [{"type": "text", "text": "\n".join(lines)}, image]
+
+
+def _markdown(request: Json, prompt: str, turn: int, inputs: list[str]) -> str:
     quoted = snippet(prompt) or "(no text)"
     characters, words = len(prompt), len(prompt.split())
     actor = request.get("model") or request.get("agent")
@@ -89,8 +199,7 @@ def _markdown(request: Json, prompt: str, turn: int, wants_image: bool) -> str:
     tool_names = [tool.get("name") or tool.get("type") for tool in request.get("tools") or []]
     if tool_names:
         lines.append(f"- **Tools declared:** {', '.join(f'`{name}`' for name in tool_names)}")
-    if wants_image:
-        lines.append("- **Image:** a placeholder pattern follows this text")
+    lines.extend(inputs)
     lines.append("- Set `GEMINI_API_KEY` to get real answers from Gemini.")
     lines += [
         "",
@@ -137,33 +246,3 @@ def _thought_step(request: Json, prompt: str, turn: int) -> Json | None:
             },
         ]
     return step
-
-
-def _wants_image(request: Json) -> bool:
-    formats = request.get("response_format")
-    formats = formats if isinstance(formats, list) else [formats]
-    if any(isinstance(item, dict) and item.get("type") == "image" for item in formats):
-        return True
-    model = str(request.get("model", ""))
-    return "image" in model or "nano-banana" in model
-
-
-def _png_base64(prompt: str, turn: int, size: int = 64) -> str:
-    """A small deterministic gradient PNG, coloured by the prompt."""
-    import base64
-
-    red, green, blue = hashlib.sha256(f"{turn}:{prompt}".encode()).digest()[:3]
-    rows = bytearray()
-    for y in range(size):
-        rows.append(0)  # PNG filter type "none" for this row
-        for x in range(size):
-            rows += bytes(((red + 3 * x) % 256, (green + 3 * y) % 256, (blue + x + y) % 256))
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        checksum = zlib.crc32(tag + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", checksum)
-
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-    png += chunk(b"IDAT", zlib.compress(bytes(rows))) + chunk(b"IEND", b"")
-    return base64.b64encode(png).decode()

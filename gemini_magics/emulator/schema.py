@@ -131,6 +131,33 @@ def check_create_request(body: Any) -> None:
     if previous is not None and not isinstance(previous, str):
         raise ApiError(400, "invalid_request", "'previous_interaction_id' must be a string.")
     _check_input(body.get("input"))
+    _check_image_formats(body.get("response_format"))
+
+
+@functools.cache
+def image_format_values() -> dict[str, frozenset[str]]:
+    """The values the SDK declares for an image response format's enumerated fields."""
+    from google.genai import interactions as t
+
+    return {
+        "aspect_ratio": _literal_values(t.ImageResponseFormatAspectRatio),
+        "image_size": _literal_values(t.ImageResponseFormatImageSize),
+        "delivery": _literal_values(t.ImageResponseFormatDelivery),
+    }
+
+
+def _check_image_formats(raw_format: Any) -> None:
+    items = raw_format if isinstance(raw_format, list) else [raw_format]
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "image":
+            continue
+        for name, allowed in image_format_values().items():
+            if name in item and item[name] not in allowed:
+                raise ApiError(
+                    400,
+                    "invalid_request",
+                    f"response_format.{name} {item[name]!r} is not one of {', '.join(sorted(allowed))}.",
+                )
 
 
 def _check_input(raw_input: Any) -> None:

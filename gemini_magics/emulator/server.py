@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import offline
+from .media import FILE_ROUTE, MediaFiles
 from .script import ApiError, Fault, Json, Reply
 from .store import InteractionStore, StoredInteraction
 
@@ -68,6 +69,7 @@ class Emulator:
         self._schema_errors: list[str] = []
         self._stopping = threading.Event()
         self._store = InteractionStore(self._stopping, self._check_event)
+        self._files = MediaFiles(lambda: self.base_url)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -143,11 +145,12 @@ class Emulator:
         return copy.deepcopy(self._store.snapshot(record, timeline=True, include_input=True))
 
     def reset(self) -> None:
-        """Forget queued items, recorded requests and stored interactions."""
+        """Forget queued items, recorded requests, stored interactions and served files."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
         self._store.clear()
+        self._files.clear()
 
     # -- used by the request handler ----------------------------------------------------
 
@@ -233,7 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
             body, body_error = None, exc
         self.emulator._record(self._recorded(url.path, query, body))
         try:
-            interaction_id, action = self._route(url.path)
+            path = self._local_path(url.path)
+            served = FILE_ROUTE.match(path) if self.command == "GET" else None
+            if served is not None:  # URI-delivered media: public, like a signed download URL
+                self._send_file(served["name"])
+                return
+            interaction_id, action = self._route(path, url.path)
             self._authenticate(query)
             if body_error is not None:
                 raise ApiError(400, "invalid_request", f"Invalid JSON payload: {body_error}")
@@ -275,13 +283,15 @@ class _Handler(BaseHTTPRequestHandler):
         redacted_query = {k: _REDACTED if k == "key" else v for k, v in query.items()}
         return RecordedRequest(self.command, path, redacted_query, headers, body)
 
-    def _route(self, raw_path: str) -> tuple[str, str]:
+    def _local_path(self, raw_path: str) -> str:
+        """The request path with ``//`` collapsed and the emulator's prefix removed ("" if absent)."""
         path = re.sub(r"/{2,}", "/", raw_path)
         prefix = self.emulator.prefix
         if prefix and (path == prefix or path.startswith(prefix + "/")):
-            path = path[len(prefix) :]
-        elif prefix:
-            path = ""
+            return path[len(prefix) :]
+        return "" if prefix else path
+
+    def _route(self, path: str, raw_path: str) -> tuple[str, str]:
         match = _ROUTE.match(path)
         method = self.command
         if match is not None:
@@ -312,7 +322,12 @@ class _Handler(BaseHTTPRequestHandler):
         item = self.emulator._next_item()
         if isinstance(item, Fault):
             raise item.error()
-        reply = item or offline.respond(body, self._store.chain_length(parent_id) + 1)
+        reply = item or offline.respond(
+            body,
+            self._store.chain_length(parent_id) + 1,
+            self._store.chain_steps(parent_id),
+            self.emulator._files,
+        )
         record = self._store.create(body, reply)
         try:
             if body.get("background"):
@@ -344,6 +359,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_interaction(self, payload: Json) -> None:
         self.emulator._check_interaction(payload)
         self._send_json(200, payload)
+
+    def _send_file(self, name: str) -> None:
+        found = self.emulator._files.get(name)
+        if found is None:
+            raise ApiError(404, "not_found", f"File {name} not found.")
+        data, mime_type = found
+        self.send_response(200)
+        self.send_header("Content-Type", mime_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable")
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send_error(self, error: ApiError) -> None:
         extra = {}

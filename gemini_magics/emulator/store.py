@@ -134,6 +134,23 @@ class InteractionStore:
                 interaction_id = self._records[interaction_id].parent_id
         return length
 
+    def chain_steps(self, interaction_id: str | None) -> list[Json]:
+        """The timeline of the chain ending at ``interaction_id``, oldest step first.
+
+        Each stored interaction contributes its input steps and the steps generated so far.
+        """
+        records: list[StoredInteraction] = []
+        with self._cond:
+            while interaction_id in self._records and len(records) <= len(self._records):
+                record = self._records[interaction_id]
+                records.append(record)
+                interaction_id = record.parent_id
+            return [
+                step
+                for record in reversed(records)
+                for step in (*record.input_steps, *record.reply.steps[: record.steps_done])
+            ]
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def create(self, request: Json, reply: Reply) -> StoredInteraction:
