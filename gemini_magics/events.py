@@ -48,8 +48,12 @@ class ImageDelta:
 
 @dataclass(frozen=True)
 class ToolActivity:
+    """A tool step (search, URL context, code execution, ...) started (``stage="start"``) or grew."""
+
     kind: str
     detail: dict[str, Any]
+    stage: str = "start"
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,22 @@ class StepLog:
 
     def add_text(self, index: int, text: str) -> None:
         content = self.steps.setdefault(index, {"type": "model_output"}).setdefault("content", [])
-        if content and content[-1].get("type") == "text" and "_parts" in content[-1]:
+        if (
+            content
+            and content[-1].get("type") == "text"
+            and "_parts" in content[-1]
+            and not content[-1].get("annotations")
+        ):
             content[-1]["_parts"].append(text)
         else:
             content.append({"type": "text", "_parts": [text]})
+
+    def add_annotations(self, index: int, annotations: list[dict[str, Any]]) -> None:
+        """Citations follow their block's text, so text after them starts a new block."""
+        content = self.steps.setdefault(index, {"type": "model_output"}).setdefault("content", [])
+        texts = [block for block in content if block.get("type") == "text"]
+        if texts:
+            texts[-1].setdefault("annotations", []).extend(annotations)
 
     def add_block(self, index: int, block: dict[str, Any]) -> None:
         self.steps.setdefault(index, {"type": "model_output"}).setdefault("content", []).append(block)
@@ -131,6 +147,7 @@ class StreamNormaliser:
         self.interaction_id: str | None = None
         self.last_event_id: str | None = None
         self.terminal = False
+        self._announced = False
         self.log = StepLog()
         self._step_types: dict[int, str] = {}
 
@@ -140,9 +157,10 @@ class StreamNormaliser:
             self.last_event_id = event_id
         kind = getattr(event, "event_type", None)
         if kind == "interaction.created":
-            if self.interaction_id is None:
-                self.interaction_id = event.interaction.id
-                yield Started(event.interaction.id)
+            if not self._announced:  # a resumed stream may replay it
+                self._announced = True
+                self.interaction_id = self.interaction_id or event.interaction.id
+                yield Started(self.interaction_id)
         elif kind == "interaction.status_update":
             yield StatusChanged(str(event.status))
         elif kind == "step.start":
@@ -150,7 +168,7 @@ class StreamNormaliser:
             self._step_types[event.index] = step.get("type", "")
             self.log.start(event.index, step)
             if step.get("type") not in ("model_output", "thought", "user_input"):
-                yield ToolActivity(step.get("type", "unknown"), step)
+                yield ToolActivity(step.get("type", "unknown"), step, "start", event.index)
         elif kind == "step.delta":
             yield from self._delta(event.index, event.delta)
         elif kind == "interaction.completed":
@@ -193,6 +211,7 @@ class StreamNormaliser:
             yield ImageDelta(delta.data, block["mime_type"], delta.uri)
         elif kind == "text_annotation_delta":
             annotations = [_dump(a) for a in (delta.annotations or [])]
+            self.log.add_annotations(index, annotations)
             yield Citation(annotations)
         elif kind == "arguments_delta":
             self.log.add_arguments(index, delta.arguments or "")
@@ -201,7 +220,7 @@ class StreamNormaliser:
         else:
             fields = {k: v for k, v in (_dump(delta) or {}).items() if k != "type"}
             self.log.merge(index, fields)
-            yield ToolActivity(str(kind), fields)
+            yield ToolActivity(str(kind), fields, "delta", index)
 
 
 def _resume_arguments(
@@ -291,18 +310,28 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
 
 async def astream_events(
     interactions: Any,
-    request: dict[str, Any],
+    request: dict[str, Any] | None,
     *,
     max_resumes: int,
     translate: Callable[[BaseException], Exception],
+    state: StreamNormaliser | None = None,
+    existing_id: str | None = None,
 ) -> AsyncIterator[Event]:
-    """:func:`stream_events` for the async client: cancelling the task stops a blocked read at once."""
+    """:func:`stream_events` for the async client: cancelling the task stops a blocked read at once.
+
+    With ``existing_id`` instead of a request, it streams an interaction that already runs (or ran)
+    from its first event, as after a kernel restart. Pass ``state`` to read where the stream got to.
+    """
     from google.genai import _interactions as sdk_errors
 
-    state = StreamNormaliser()
+    state = state or StreamNormaliser()
     resumes = 0
     try:
-        stream = await interactions.create(**request, stream=True)
+        if existing_id is not None:
+            state.interaction_id = existing_id
+            stream = await interactions.get(existing_id, stream=True)
+        else:
+            stream = await interactions.create(**(request or {}), stream=True)
     except Exception as exc:
         raise translate(exc) from None
     while True:

@@ -20,7 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float, Int, Unicode, observe
 
-from . import models, subcommands
+from . import models, research_magic, subcommands
 from .attach import AttachError, content_blocks
 from .client import Connection
 from .errors import GeminiTurnIncomplete
@@ -63,6 +63,9 @@ class GeminiMagics(Magics):
     )
     image_model = Unicode(
         models.DEFAULT_IMAGE_MODEL, help="Model used for --image when the cell gives no -m."
+    ).tag(config=True)
+    research_poll_interval = Float(
+        5.0, min=0.01, help="Seconds between status checks when a research stream cannot be resumed."
     ).tag(config=True)
     max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
         config=True
@@ -120,6 +123,10 @@ class GeminiMagics(Magics):
         help="Send these variables too: figures, PIL images, image arrays, bytes, file paths.",
     )
     @argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR.")
+    @argument("--research", action="store_true", help="Run the Deep Research agent in the background.")
+    @argument("--agent", metavar="ID", help="Agent id for --research (default: the current Deep Research).")
+    @argument("--max", action="store_true", help="With --research: the most thorough (Max) agent.")
+    @argument("--wait", action="store_true", help="With --research: block until done, with text progress.")
     @argument("prompt", nargs="*", help="(line magic) the prompt, or a sub-command.")
     @line_cell_magic
     def gemini(self, line: str, cell: str | None = None) -> None:
@@ -142,6 +149,9 @@ class GeminiMagics(Magics):
 
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
+
+        Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
+        background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
         if cell is None:
             words = _split(line)
@@ -155,16 +165,15 @@ class GeminiMagics(Magics):
                 "put the prompt in the cell body"
             )
         text = cell if cell is not None else " ".join(args.prompt)
+        if args.research:
+            research_magic.start(self, args, self._prompt(args, text))
+            return
         self.run_turn(args, text)
 
     # -- one turn ------------------------------------------------------------------------------
     def run_turn(self, args: Any, text: str) -> GeminiResult:
         prompt = self._prompt(args, text)
-        if self.connection.api_key() is None:
-            raise UsageError(
-                "no API key: set GEMINI_API_KEY, or run `%gemini login` "
-                "(or `%gemini offline` for the built-in emulator)"
-            )
+        self._require_key()
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"-o needs a variable name, not {args.out!r}")
         attachments = self._attachments(args.attach or [])
@@ -207,6 +216,13 @@ class GeminiMagics(Magics):
             renderer.footer(self._footer_info(result))
         self._report_outcome(result, renderer)
         return result
+
+    def _require_key(self) -> None:
+        if self.connection.api_key() is None:
+            raise UsageError(
+                "no API key: set GEMINI_API_KEY, or run `%gemini login` "
+                "(or `%gemini offline` for the built-in emulator)"
+            )
 
     def _prompt(self, args: Any, text: str) -> str:
         text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()

@@ -127,7 +127,14 @@ def chat(magics: GeminiMagics, words: list[str]) -> None:
     show_chat(magics, words[0] if words else magics.thread)
 
 
+def research(magics: GeminiMagics, words: list[str]) -> None:
+    from . import research_magic
+
+    research_magic.command(magics, words)
+
+
 COMMANDS: dict[str, Callable[[Any, list[str]], None]] = {
+    "research": research,
     "chat": chat,
     "status": status,
     "models": list_models,

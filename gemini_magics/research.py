@@ -1,0 +1,285 @@
+"""Deep Research runs in the background: progress from the event stream, cancel, resume, reattach.
+
+A :class:`ResearchRun` streams a background agent interaction on a worker thread with its own event
+loop (so Cancel is handled at once, even while a read waits on the network). Dropped streams resume
+from the last ``event_id``; when resuming keeps failing it falls back to polling. Its progress is a
+small :class:`ResearchProgress` snapshot handed to a listener after each change. No IPython imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from . import events as ev
+from .client import Connection
+from .errors import GeminiConnectionError, GeminiError
+from .request import TurnOptions, build_request
+from .result import GeminiResult
+from .threads import Thread
+from .turns import TurnRecorder, commit
+
+PHASES = ("queued", "planning", "searching", "reading", "writing", "done")
+OUTCOMES = ("completed", "failed", "cancelled", "incomplete", "budget_exceeded")
+_PHASE_FLOOR = {"queued": 0.02, "planning": 0.08, "searching": 0.2, "reading": 0.45, "writing": 0.75}
+
+
+def default_agent(*, thorough: bool = False) -> str:
+    """The current Deep Research agent from the SDK's list (the Max one with ``thorough``)."""
+    from .models import known_agents
+
+    research = [a for a in known_agents() if a.startswith("deep-research") and "12-2025" not in a]
+    wanted = [a for a in research if ("max" in a) == thorough]
+    return (wanted or research or ["deep-research-preview-04-2026"])[-1]
+
+
+@dataclass(frozen=True)
+class ResearchProgress:
+    """What a person watching the run wants to know, at one moment."""
+
+    phase: str = "queued"
+    status: str = "queued"
+    started_at: float = field(default_factory=time.monotonic)
+    finished_at: float | None = None
+    searches: int = 0
+    pages: int = 0
+    code_runs: int = 0
+    latest_thought: str = ""
+    message: str = ""
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished_at or time.monotonic()) - self.started_at
+
+    @property
+    def fraction(self) -> float:
+        """A rough position on the progress bar: phases move it forward, tool calls nudge it."""
+        if self.phase == "done":
+            return 1.0
+        nudge = min(0.2, 0.02 * (self.searches + self.pages + self.code_runs))
+        return min(0.95, _PHASE_FLOOR.get(self.phase, 0.0) + nudge)
+
+
+class ProgressTracker:
+    """Folds normalised events into :class:`ResearchProgress` snapshots."""
+
+    def __init__(self) -> None:
+        self.progress = ResearchProgress()
+        self._urls_seen: set[str] = set()
+
+    def update(self, event: ev.Event) -> bool:
+        """Apply one event; True when the snapshot changed."""
+        before = self.progress
+        p = before
+        if isinstance(event, ev.StatusChanged):
+            p = replace(p, status=event.status, phase="planning" if p.phase == "queued" else p.phase)
+        elif isinstance(event, ev.ThoughtDelta) and event.text.strip():
+            line = " ".join(event.text.split())
+            p = replace(p, latest_thought=line[:240], phase=_advance(p.phase, "planning"))
+        elif isinstance(event, ev.ToolActivity):
+            p = self._tool(p, event)
+        elif isinstance(event, ev.TextDelta):
+            p = replace(p, phase=_advance(p.phase, "writing"))
+        elif isinstance(event, ev.Finished):
+            p = replace(p, status=event.status, phase="done", finished_at=time.monotonic())
+        self.progress = p
+        return p != before
+
+    def _tool(self, p: ResearchProgress, event: ev.ToolActivity) -> ResearchProgress:
+        if event.kind == "google_search_call" and event.stage == "start":
+            return replace(p, searches=p.searches + 1, phase=_advance(p.phase, "searching"))
+        if event.kind == "code_execution_call" and event.stage == "start":
+            return replace(p, code_runs=p.code_runs + 1)
+        if event.kind == "url_context_call":
+            urls = (event.detail.get("arguments") or {}).get("urls") or []
+            new = [u for u in urls if u not in self._urls_seen]
+            self._urls_seen.update(new)
+            return replace(p, pages=p.pages + len(new), phase=_advance(p.phase, "reading"))
+        return p
+
+
+def _advance(current: str, wanted: str) -> str:
+    """Phases only move forward (a late thought does not send "writing" back to "planning")."""
+    return wanted if PHASES.index(wanted) > PHASES.index(current) else current
+
+
+Listener = Callable[["ResearchRun"], None]
+
+
+class ResearchRun:
+    """A Deep Research interaction running in the background; also the user's handle on it."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        thread: Thread | None,
+        options: TurnOptions | None,
+        result: GeminiResult,
+        *,
+        max_resumes: int = 3,
+        poll_interval: float = 5.0,
+        existing_id: str | None = None,
+    ) -> None:
+        self.connection = connection
+        self.thread = thread
+        self.options = options
+        self.result = result
+        self.max_resumes = max_resumes
+        self.poll_interval = poll_interval
+        self.existing_id = existing_id
+        self.tracker = ProgressTracker()
+        self.error: GeminiError | None = None
+        self.cancel_requested = False
+        self.polling = False
+        self._listeners: list[Listener] = []
+        self._done = threading.Event()
+        self._settled = threading.Event()  # done, and every listener has seen it
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._lease: Any = None
+        self._worker = threading.Thread(target=self._main, name="gemini-research", daemon=True)
+
+    # -- the handle ----------------------------------------------------------------------------
+    @property
+    def interaction_id(self) -> str | None:
+        return self.result.interaction_id or self.existing_id
+
+    @property
+    def status(self) -> str:
+        return self.result.status if self.done else self.tracker.progress.status
+
+    @property
+    def progress(self) -> ResearchProgress:
+        return self.tracker.progress
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> GeminiResult:
+        """Block until the research ends; return its result (raise its error if it failed to run)."""
+        if not self._settled.wait(timeout):
+            raise TimeoutError(f"research {self.interaction_id} is still {self.status} after {timeout} s")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+    def cancel(self) -> None:
+        """Ask the server to cancel, and stop streaming; the outcome becomes ``cancelled``."""
+        with self._lock:
+            self.cancel_requested = True
+        interaction_id = self.interaction_id
+        if self.done:
+            return
+        if interaction_id:
+            try:
+                self.connection.client().interactions.cancel(interaction_id)
+            except Exception as exc:
+                raise self.connection.translate(exc) from None
+        with self._lock:  # stop streaming now, rather than when the server's last events arrive
+            if self._loop is not None and self._task is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def __repr__(self) -> str:
+        p = self.progress
+        counts = f"{p.searches} searches, {p.pages} pages, {p.code_runs} code runs"
+        return (
+            f"<ResearchRun {self.status} phase={p.phase} {p.elapsed:.0f}s {counts} "
+            f"id={self.interaction_id!r}>"
+        )
+
+    # -- the worker ------------------------------------------------------------------------------
+    def start(self) -> ResearchRun:
+        if self.thread is not None:
+            self._lease = self.thread.acquire()
+        self._worker.start()
+        return self
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener(self)
+
+    def _main(self) -> None:
+        self._recorder = TurnRecorder(self.result)
+        try:
+            asyncio.run(self._run())
+            self._recorder.close()
+        except BaseException as exc:  # noqa: BLE001 - reported through the handle, never lost
+            self._recorder.close(failed=exc)
+            if isinstance(exc, asyncio.CancelledError) and self.cancel_requested:
+                self.result.status = "cancelled"
+            else:
+                self.error = self.connection.translate(exc)
+        finally:
+            if self.thread is not None and self.options is not None:
+                commit(self.thread, self.options, self.result, None)
+            if self._lease is not None:
+                self._lease.__exit__(None, None, None)
+        progress = self.tracker.progress
+        self.tracker.progress = replace(
+            progress, phase="done", status=self.result.status, finished_at=time.monotonic()
+        )
+        self._done.set()
+        try:
+            self._notify()
+        finally:
+            self._settled.set()
+
+    def _feed(self, event: ev.Event) -> None:
+        self._recorder.add(event)
+        if self.tracker.update(event):
+            self._notify()
+
+    async def _run(self) -> None:
+        client = self.connection.new_client()  # its connections belong to this event loop
+        interactions = client.aio.interactions
+        state = ev.StreamNormaliser()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.current_task()
+            if self.cancel_requested:
+                raise asyncio.CancelledError
+        request = None if self.existing_id or self.options is None else build_request(self.options)
+        try:
+            async for event in ev.astream_events(
+                interactions,
+                request,
+                max_resumes=self.max_resumes,
+                translate=self.connection.translate,
+                state=state,
+                existing_id=self.existing_id,
+            ):
+                self._feed(event)
+            return
+        except GeminiConnectionError:
+            if state.interaction_id is None:
+                raise
+        await self._poll(interactions, state.interaction_id)
+
+    async def _poll(self, interactions: Any, interaction_id: str) -> None:
+        """The stream keeps failing: ask for the status now and then, then read the outcome."""
+        self.polling = True
+        self.tracker.progress = replace(
+            self.tracker.progress, message="stream lost; checking every few seconds"
+        )
+        self._notify()
+        while True:
+            try:
+                interaction = await interactions.get(interaction_id)
+            except Exception as exc:
+                raise self.connection.translate(exc) from None
+            if str(interaction.status) not in ("in_progress", "queued"):
+                break
+            await asyncio.sleep(self.poll_interval)
+        self.result.images.clear()  # the full timeline replaces what the stream had delivered
+        self._recorder = TurnRecorder(self.result)
+        for event in ev.interaction_events(interaction):
+            self._feed(event)

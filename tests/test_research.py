@@ -1,0 +1,191 @@
+"""Deep Research in the background: progress, cancel, resume, reattach, outcomes, text fallback."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+
+import pytest
+
+from gemini_magics import research_magic
+from gemini_magics.emulator.research import research_reply
+from gemini_magics.errors import GeminiTurnIncomplete
+from gemini_magics.render.progress import ResearchPanel
+
+from .support import creates, markdown_of
+
+
+@pytest.fixture
+def panels(monkeypatch):
+    """Pretend a widget front end listens, and collect the panels the magic shows."""
+    shown: list[ResearchPanel] = []
+    monkeypatch.setattr(research_magic, "_widget_frontend", lambda shell: True)
+    original = ResearchPanel.__init__
+
+    def remember(self, run, **kwargs):
+        original(self, run, **kwargs)
+        shown.append(self)
+
+    monkeypatch.setattr(ResearchPanel, "__init__", remember)
+    return shown
+
+
+def _gets(emulator):
+    return [r for r in emulator.requests if r.method == "GET"]
+
+
+def test_blocking_research_prints_short_progress_and_renders_the_report(ip, emulator):
+    emulator.enqueue(research_reply("TPUs vs GPUs", duration=1.5))
+    cell = ip.run("%%gemini --research -o report\nCompare TPUs and GPUs for transformer training.")
+    report = ip.user_ns["report"]
+    assert report is ip.user_ns["_gemini"] and report.done and report.status == "completed"
+    body = creates(emulator)[0].body
+    assert body["agent"] == "deep-research-preview-04-2026"
+    assert body["background"] is True and body["stream"] is True
+    assert body["agent_config"]["thinking_summaries"] == "auto"
+    lines = [line for line in cell.stdout.splitlines() if line.startswith("[research]")]
+    assert 3 <= len(lines) <= 8, lines  # a line per phase, not one per event
+    assert "done" in lines[-1] and "2 searches · 3 pages read · 1 code runs" in lines[-1]
+    shown = markdown_of(cell)
+    assert "accelerators built for dense matrix work" in shown.lower()
+    assert "2020.[[1]](https://example.org/tpu-v4-paper)" in shown
+    assert "**Sources**" in shown and "1. [TPU v4: an optically reconfigurable supercomputer]" in shown
+    assert any("image/png" in o["data"] for o in cell.outputs)
+    assert "Research complete." in cell.stdout
+    result = report.result
+    assert result.images and "Conclusion" in result.text
+
+
+def test_follow_up_cell_chains_from_the_research(ip, emulator):
+    emulator.enqueue(research_reply("q", duration=0.3))
+    ip.run("%%gemini --research\nHistory of TPUs")
+    research_id = ip.user_ns["_gemini"].interaction_id
+    ip.run("%%gemini\nSummarise the report in two lines")
+    assert creates(emulator)[1].body["previous_interaction_id"] == research_id
+    assert creates(emulator)[1].body["model"] == "gemini-3.5-flash"
+
+
+def test_agent_choice(ip, emulator):
+    emulator.enqueue(research_reply("q", duration=0.2), research_reply("q", duration=0.2))
+    ip.run("%gemini research --max --wait Deep question")
+    ip.run("%gemini research --agent deep-research-preview-04-2026 Another question")
+    assert [b["agent"] for b in (r.body for r in creates(emulator))] == [
+        "deep-research-max-preview-04-2026",
+        "deep-research-preview-04-2026",
+    ]
+
+
+def test_panel_updates_in_the_background_while_other_cells_run(ip, emulator, panels):
+    emulator.enqueue(research_reply("TPUs", duration=3.0))
+    started = time.monotonic()
+    ip.run("%%gemini --research -o report\nTPUs")
+    assert time.monotonic() - started < 1.0  # the cell returned at once
+    report, (panel,) = ip.user_ns["report"], panels
+    seen = set()
+    while not report.done and time.monotonic() - started < 20:
+        ip.run("busy = sum(range(20000))")  # other cells keep running
+        seen.add((panel.summary.value.split(" · ")[0], round(panel.bar.value, 2)))
+        time.sleep(0.1)
+    assert report.wait(5).status == "completed"
+    assert len(seen) >= 3, seen  # phase and bar moved while we worked
+    assert panel.bar.value == 1.0 and panel.bar.bar_style == "success"
+    assert panel.report in panel.box.children and len(panel.report.outputs) >= 3
+    assert "Accelerators" in panel.report.outputs[0]["data"]["text/markdown"]
+
+
+def test_cancel_button(ip, emulator, panels):
+    emulator.enqueue(research_reply("TPUs", duration=8.0))
+    ip.run("%%gemini --research -o report\nTPUs")
+    report, (panel,) = ip.user_ns["report"], panels
+    while report.progress.phase == "queued":
+        time.sleep(0.05)
+    clicked = time.monotonic()
+    panel.cancel_button.click()
+    report.wait(5)
+    assert time.monotonic() - clicked < 1.5
+    assert report.status == "cancelled"
+    assert panel.bar.bar_style == "warning" and "cancelled" in panel.message.value
+    assert any(r.path.endswith("/cancel") for r in emulator.requests)
+    assert ip.magics.threads["default"].head is None  # cancelled research does not join the thread
+
+
+def test_dropped_stream_resumes_from_the_last_event(ip, emulator):
+    emulator.enqueue(research_reply("TPUs", duration=1.0, drop_after=10))
+    ip.run("%%gemini --research -o report\nTPUs")
+    assert ip.user_ns["report"].status == "completed"
+    (resume,) = _gets(emulator)
+    assert resume.query["stream"] == "true" and resume.query["last_event_id"]
+    assert "Conclusion" in ip.user_ns["report"].result.text
+
+
+def test_falls_back_to_polling_when_resuming_keeps_failing(ip, emulator):
+    ip.run("%config GeminiMagics.max_resumes = 0")
+    ip.run("%config GeminiMagics.research_poll_interval = 0.2")
+    emulator.enqueue(research_reply("TPUs", duration=1.0, drop_after=6))
+    ip.run("%%gemini --research -o report\nTPUs")
+    report = ip.user_ns["report"]
+    assert report.polling and report.status == "completed"
+    polls = [r for r in _gets(emulator) if r.query.get("stream") != "true"]
+    assert len(polls) >= 2
+    assert "**Sources**" in "".join(o["data"].get("text/markdown", "") for o in ip.publisher.outputs)
+
+
+def test_reattach_by_id_renders_the_outcome(ip, emulator):
+    emulator.enqueue(research_reply("TPUs", duration=1.0))
+    ip.run("%%gemini --research\nTPUs")
+    first = ip.user_ns["_gemini"].interaction_id
+    cell = ip.run(f"%gemini research --resume {first}")
+    again = ip.user_ns["_gemini"]
+    assert again.interaction_id == first and again.status == "completed"
+    assert "Conclusion" in again.result.text and "**Sources**" in markdown_of(cell)
+    (replay,) = [r for r in _gets(emulator) if r.query.get("stream") == "true"]
+    assert "last_event_id" not in replay.query  # from the first event
+
+
+def test_reattach_to_a_running_research_and_cancel_it_by_id(ip, emulator, panels):
+    emulator.enqueue(research_reply("Other", duration=30))
+    ip.run("%%gemini --research -t other -o long\nOther")
+    long_run = ip.user_ns["long"]
+    while long_run.interaction_id is None:
+        time.sleep(0.05)
+    reattached = research_magic.resume(ip.magics, long_run.interaction_id)
+    assert not reattached.done and len(panels) == 2
+    out = ip.run(f"%gemini research --cancel {long_run.interaction_id}").stdout
+    assert f"research {long_run.interaction_id}: cancelled" in out
+    assert long_run.wait(5).status == "cancelled"
+    assert reattached.wait(5).status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "style"),
+    [
+        ("incomplete", "stopped before finishing", "warning"),
+        ("budget_exceeded", "hit its budget", "danger"),
+        ("failed", "Research failed", "danger"),
+    ],
+)
+def test_outcomes_are_shown_clearly(ip, emulator, panels, status, message, style):
+    emulator.enqueue(research_reply("TPUs", duration=0.3, status=status))
+    ip.run("%%gemini --research -o report\nTPUs")
+    report, (panel,) = ip.user_ns["report"], panels
+    report.wait(10)
+    assert report.status == status
+    assert panel.bar.bar_style == style and message in panel.message.value
+    emulator.enqueue(research_reply("TPUs", duration=0.3, status=status))
+    if status == "failed":
+        with pytest.raises(GeminiTurnIncomplete):
+            ip.run("%gemini research --wait TPUs")
+    else:
+        assert message in ip.run("%gemini research --wait TPUs").stdout
+
+
+def test_interrupting_a_wait_stops_waiting_not_the_research(ip, emulator):
+    emulator.enqueue(research_reply("TPUs", duration=2.0))
+    timer = threading.Timer(0.7, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ip.run("%%gemini --research --wait -o report\nTPUs")
+    report = ip.user_ns["report"]
+    assert not report.done
+    assert report.wait(10).status == "completed"
