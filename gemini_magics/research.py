@@ -75,7 +75,9 @@ class ProgressTracker:
         """Apply one event; True when the snapshot changed."""
         before = self.progress
         p = before
-        if isinstance(event, ev.StatusChanged):
+        if isinstance(event, ev.Started) and p.status == "queued":
+            p = replace(p, status="in_progress")
+        elif isinstance(event, ev.StatusChanged):
             p = replace(p, status=event.status, phase="planning" if p.phase == "queued" else p.phase)
         elif isinstance(event, ev.ThoughtDelta) and event.text.strip():
             line = " ".join(event.text.split())

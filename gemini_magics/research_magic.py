@@ -92,8 +92,12 @@ def command(magics: GeminiMagics, words: list[str]) -> None:
     """``%gemini research PROMPT…``, ``research --resume ID`` and ``research --cancel ID``."""
     if words[:1] in (["--resume"], ["--cancel"]):
         if len(words) != 2:
-            raise UsageError(f"usage: %gemini research {words[0]} INTERACTION_ID")
-        (resume if words[0] == "--resume" else cancel)(magics, words[1])
+            raise UsageError(
+                f"usage: %gemini research {words[0]} INTERACTION_ID (or a variable holding a run)"
+            )
+        held = magics.shell.user_ns.get(words[1])  # a variable holding a run, e.g. `report`
+        interaction_id = getattr(held, "interaction_id", None) or words[1]
+        (resume if words[0] == "--resume" else cancel)(magics, interaction_id)
         return
     from .magics import _parse
 

@@ -22,9 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key", default=None, help="require this API key (default: any key)")
     parser.add_argument("--prefix", default="", help="path prefix to serve under, e.g. /gemini")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--research-seconds", type=float, default=60.0, help="how long a simulated Deep Research run takes"
+    )
     options = parser.parse_args(argv)
 
-    emulator = Emulator(options.key, host=options.host, port=options.port, prefix=options.prefix)
+    emulator = Emulator(
+        options.key,
+        host=options.host,
+        port=options.port,
+        prefix=options.prefix,
+        research_seconds=options.research_seconds,
+    )
     emulator.log_requests = options.verbose
     emulator.start()
     print(emulator.base_url, flush=True)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import offline
 from .media import FILE_ROUTE, MediaFiles
+from .research import research_reply
 from .script import ApiError, Fault, Json, Reply
 from .store import InteractionStore, StoredInteraction
 
@@ -56,9 +57,11 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         prefix: str = "",
+        research_seconds: float = 60.0,
     ) -> None:
         self.api_key = api_key
         self.validate = validate
+        self.research_seconds = research_seconds
         self.host = host
         self.port = port
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
@@ -322,6 +325,9 @@ class _Handler(BaseHTTPRequestHandler):
         item = self.emulator._next_item()
         if isinstance(item, Fault):
             raise item.error()
+        if item is None and str(body.get("agent", "")).startswith("deep-research"):
+            prompt = offline.prompt_text(body.get("input"))
+            item = research_reply(prompt, duration=self.emulator.research_seconds)
         reply = item or offline.respond(
             body,
             self._store.chain_length(parent_id) + 1,

@@ -34,8 +34,10 @@ OUTCOME_MESSAGES = {
 
 def summary_line(progress: ResearchProgress) -> str:
     minutes, seconds = divmod(int(progress.elapsed), 60)
+    ended_otherwise = progress.phase == "done" and progress.status not in ("completed", "done")
+    label = progress.status if ended_otherwise else progress.phase
     return (
-        f"{progress.phase} · {minutes}:{seconds:02d} · {progress.searches} searches · "
+        f"{label} · {minutes}:{seconds:02d} · {progress.searches} searches · "
         f"{progress.pages} pages read · {progress.code_runs} code runs"
     )
 
