@@ -40,8 +40,11 @@ class StrictShell:
     def run(self, code: str, *, cell_id: str | None = None) -> Cell:
         start = len(self.publisher.outputs)
         stdout = io.StringIO()
-        with contextlib.redirect_stdout(stdout):
-            result = self.shell.run_cell(code, store_history=True, cell_id=cell_id)
+        try:
+            with contextlib.redirect_stdout(stdout):
+                result = self.shell.run_cell(code, store_history=True, cell_id=cell_id)
+        finally:
+            self.last_stdout = stdout.getvalue()  # readable even when the cell raised
         result.raise_error()
         return Cell(self.publisher.outputs[start:], stdout.getvalue())
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import _thread
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +15,7 @@ from gemini_magics.emulator.research import research_reply
 from gemini_magics.errors import GeminiTurnIncomplete
 from gemini_magics.render.progress import ResearchPanel
 
-from .support import creates, markdown_of
+from .support import TEST_KEY, creates, markdown_of
 
 
 @pytest.fixture
@@ -188,4 +190,34 @@ def test_interrupting_a_wait_stops_waiting_not_the_research(ip, emulator):
         ip.run("%%gemini --research --wait -o report\nTPUs")
     report = ip.user_ns["report"]
     assert not report.done
+    rid = report.interaction_id
+    assert "Stopped waiting; the research goes on" in ip.last_stdout
+    assert f"%gemini research --resume {rid}" in ip.last_stdout
+    assert f"%gemini research --cancel {rid}" in ip.last_stdout
     assert report.wait(10).status == "completed"
+
+
+def test_the_handle_has_a_useful_repr(ip, emulator):
+    emulator.enqueue(research_reply("TPUs", duration=0.3))
+    ip.run("%%gemini --research -o report\nTPUs")
+    shown = repr(ip.user_ns["report"])
+    assert shown.startswith("<ResearchRun completed phase=done")
+    assert "2 searches, 3 pages, 1 code runs" in shown and ip.user_ns["report"].interaction_id in shown
+
+
+def test_research_works_without_ipywidgets(emulator, monkeypatch):
+    code = """
+import sys
+sys.modules["ipywidgets"] = None  # as if it were not installed
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_line_magic("load_ext", "gemini_magics")
+from gemini_magics.emulator.research import research_reply
+shell.run_cell("%%gemini --research -o report\\nTPUs").raise_error()
+print("STATUS", shell.user_ns["report"].status)
+"""
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    emulator.enqueue(research_reply("TPUs", duration=0.3))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "STATUS completed" in out.stdout, out.stderr[-2000:]
