@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import threading
+import time
 
 import pytest
 from IPython.core.error import UsageError
@@ -109,13 +110,19 @@ def test_error_event_mid_stream_fails_the_cell_and_keeps_partial_output(ip, emul
 
 def test_interrupt_stops_promptly_and_keeps_partial_answer(ip, emulator):
     emulator.enqueue(Reply.text("word " * 100, deltas=100, delay=0.05))
-    timer = threading.Timer(0.6, _thread.interrupt_main)
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            ip.run("%%gemini\nTalk slowly")
-    finally:
-        timer.cancel()
+
+    def interrupt_mid_stream() -> None:
+        deadline = time.monotonic() + 20
+        while not emulator.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)  # about ten words in
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_mid_stream, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ip.run("%%gemini\nTalk slowly")
+    assert time.monotonic() - started < 4  # promptly, long before the 5 s answer would end
     partial = ip.user_ns["_gemini"]
     assert partial.status == "incomplete"
     assert 0 < len(partial.text) < len("word " * 100)

@@ -184,8 +184,17 @@ def test_outcomes_are_shown_clearly(ip, emulator, panels, status, message, style
 
 def test_interrupting_a_wait_stops_waiting_not_the_research(ip, emulator):
     emulator.enqueue(research_reply("TPUs", duration=2.0))
-    timer = threading.Timer(0.7, _thread.interrupt_main)
-    timer.start()
+
+    def interrupt_once_running() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            run = ip.user_ns.get("report")
+            if run is not None and run.progress.phase != "queued":
+                _thread.interrupt_main()
+                return
+            time.sleep(0.02)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         ip.run("%%gemini --research --wait -o report\nTPUs")
     report = ip.user_ns["report"]
@@ -220,4 +229,4 @@ print("STATUS", shell.user_ns["report"].status)
     monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
     emulator.enqueue(research_reply("TPUs", duration=0.3))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "STATUS completed" in out.stdout, out.stderr[-2000:]
+    assert "STATUS completed" in out.stdout, (out.stdout[-2000:], out.stderr[-2000:])
