@@ -116,13 +116,14 @@ class Connection:
         if key is None:
             raise LookupError("no API key")
         from google import genai
+        from google.genai import types
 
-        http_options: dict[str, Any] = {}
+        http_options = types.HttpOptions()
         if self.effective_base_url:
-            http_options["base_url"] = self.effective_base_url
+            http_options.base_url = self.effective_base_url
         if self.timeout_s:
-            http_options["timeout"] = int(self.timeout_s * 1000)
-        return genai.Client(api_key=key.value, http_options=http_options or None)
+            http_options.timeout = int(self.timeout_s * 1000)
+        return genai.Client(api_key=key.value, http_options=http_options)
 
     def translate(self, exc: BaseException) -> GeminiError:
         """Turn an SDK exception into ours, with a hint and the key scrubbed out."""
@@ -152,10 +153,9 @@ def translate_error(exc: BaseException, secrets: list[str], base_url: str = "") 
         )
     if isinstance(exc, sdk_errors.APIStatusError):
         code, message = _error_body(exc.body)
-        status = exc.status_code
-        hint = _HINTS.get(
-            status, "the server failed; run the cell again in a moment" if status >= 500 else None
-        )
+        status = int(exc.status_code or 0)
+        server_hint = "the server failed; run the cell again in a moment" if status >= 500 else None
+        hint = _HINTS.get(status, server_hint)
         return GeminiAPIError(redact(message or str(exc), secrets), status=status, code=code, hint=hint)
     return GeminiError(redact(f"{type(exc).__name__}: {exc}", secrets))
 
