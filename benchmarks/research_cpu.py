@@ -61,9 +61,7 @@ def main() -> None:
     finally:
         emulator.terminate()
         emulator.wait(10)
-    print(
-        f"research run of {RUN_SECONDS:.0f} s: {progress.searches} searches, {progress.pages} pages"
-    )
+    print(f"research run of {RUN_SECONDS:.0f} s: {progress.searches} searches, {progress.pages} pages")
     print(f"kernel CPU while the run streams: {busy * 100:.2f}% of one core (target < 2%)")
     print(f"same process idle, same wall time: {idle * 100:.2f}% of one core")
 

@@ -26,6 +26,7 @@ class Turn:
     status: str = "completed"
     image_output: dict[str, Any] | None = None
     images: int = 0
+    answer: str = ""  # the answer's text, so a chat panel opened later can show the conversation
 
     @property
     def snippet(self) -> str:

@@ -139,6 +139,7 @@ def commit(thread: Thread, options: TurnOptions, result: GeminiResult, cell_id: 
             result.status,
             options.image_output,
             len(result.images),
+            result.text,
         )
     )
 

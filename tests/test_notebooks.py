@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -80,3 +81,31 @@ def test_images_notebook_generates_edits_saves_and_attaches(emulator, monkeypatc
     several = bodies[4]["input"][0]["content"]
     assert [block["type"] for block in several] == ["text", "image", "image", "image"]
     assert "Editing the picture above" in _text_of(notebook)
+
+
+@pytest.mark.notebook
+def test_chat_notebook_shares_threads_between_panels_and_cells(emulator, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    notebook = _execute(NOTEBOOKS / "04_chat.ipynb")
+    panels = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+    ]
+    assert len(panels) == 2  # `%gemini chat` and the ChatPanel object
+    assert all("needs a widget frontend" in p["data"]["text/plain"] for p in panels)
+    bodies = [r.body for r in creates(emulator)]
+    assert [b["input"] for b in bodies] == [
+        "What is a Python generator? Two sentences.",
+        "Name three everyday uses of Python generators.",
+        "Which of those three saves the most memory?",
+    ]
+    assert "previous_interaction_id" not in bodies[1]  # the panel's own thread, "side"
+    panel_turn = emulator.interaction(bodies[2]["previous_interaction_id"])  # the cell continued the panel
+    assert "Name three everyday uses" in json.dumps(panel_turn)
+    history = notebook.cells[-1].outputs[0]["data"]["text/markdown"]  # `%gemini history side`
+    assert "2 turn(s)" in history
+    assert "Name three everyday uses" in history and "Which of those three" in history

@@ -1,10 +1,7 @@
 """Rendering one streamed answer into a cell, in place, with bounded traffic to the browser.
 
-The answer is shown as a sequence of display outputs. The last one (the tail) is updated through its
-``display_id`` as text arrives; once enough closed Markdown blocks have piled up in it, it gets one
-final update with just those blocks and a new tail starts after them, so finished blocks are never
-sent again. A tail update is sent at most every ``interval`` seconds and only once the text received
-since the last update is at least half the tail's size, so update bytes stay under twice the answer.
+The answer is shown as a sequence of display outputs, one per segment (segments.py decides what
+goes out and when); the tail is updated in place through its ``display_id``.
 """
 
 from __future__ import annotations
@@ -17,9 +14,9 @@ from typing import Any, TextIO
 from IPython.display import display, update_display
 
 from .. import events as ev
-from .blocks import BlockSplitter, neutralise_html
+from .blocks import neutralise_html
+from .segments import SegmentedMarkdown
 
-FREEZE_CHARS = 1500
 MARKDOWN = "text/markdown"
 
 
@@ -53,11 +50,8 @@ class NotebookRenderer:
     def __init__(self, *, interval: float, show_thoughts: bool) -> None:
         self.interval = interval
         self.show_thoughts = show_thoughts
-        self.splitter = BlockSplitter()
+        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish)
         self._tail: _Display | None = None
-        self._segment_start = 0
-        self._sent_len = 0
-        self._sent_at = 0.0
         self._thoughts: list[str] = []
         self._thought_display: _Display | None = None
         self._thoughts_sent_at = 0.0
@@ -66,7 +60,7 @@ class NotebookRenderer:
 
     @property
     def text(self) -> str:
-        return self.splitter.text
+        return self.segments.text
 
     @property
     def thoughts(self) -> str:
@@ -74,42 +68,19 @@ class NotebookRenderer:
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextDelta):
-            self._text(event.text)
+            self.segments.feed(event.text)
         elif isinstance(event, ev.ThoughtDelta):
             self._thoughts.append(event.text)
             self._show_thoughts(final=False)
         elif isinstance(event, ev.ImageDelta):
-            self.flush(final=False)
+            self.segments.break_segment()
             display(image_bundle(event), raw=True, metadata={"gemini_magics": {"image": True}})
-            self._begin_segment(len(self.text))
 
-    def _text(self, delta: str) -> None:
-        self.splitter.feed(delta)
-        closed = self.splitter.closed_upto
-        if closed - self._segment_start >= FREEZE_CHARS:
-            self._send(self.text[self._segment_start : closed])
-            self._begin_segment(closed)
-        tail_len = len(self.text) - self._segment_start
-        if self._tail is None or (
-            time.monotonic() - self._sent_at >= self.interval and 2 * (tail_len - self._sent_len) >= tail_len
-        ):
-            self._send(self.text[self._segment_start :])
-
-    def _begin_segment(self, start: int) -> None:
-        self._tail = None
-        self._segment_start = start
-        self._sent_len = 0
-
-    def _send(self, markdown: str) -> None:
-        if not markdown:
-            return
-        bundle = {MARKDOWN: neutralise_html(markdown)}
-        if self._tail is None:
-            self._tail = _Display(bundle)
+    def _publish(self, markdown: str, new_segment: bool) -> None:
+        if new_segment or self._tail is None:
+            self._tail = _Display({MARKDOWN: markdown})
         else:
-            self._tail.update(bundle)
-        self._sent_len = len(markdown)
-        self._sent_at = time.monotonic()
+            self._tail.update({MARKDOWN: markdown})
 
     def _show_thoughts(self, *, final: bool) -> None:
         if self._thought_display is None:
@@ -126,9 +97,7 @@ class NotebookRenderer:
 
     def flush(self, *, final: bool = True) -> None:
         """Send whatever has not been shown yet."""
-        tail = self.text[self._segment_start :]
-        if tail and len(tail) != self._sent_len:
-            self._send(tail)
+        self.segments.flush()
         if final:
             self._show_thoughts(final=True)
 

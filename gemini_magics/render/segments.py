@@ -1,0 +1,75 @@
+"""What to send, and when, for a growing Markdown answer: shared by cells and chat panels.
+
+The answer is shown as a sequence of segments. Only the last one (the tail) is updated as text
+arrives; once enough closed Markdown blocks have piled up in it, it gets one final update with just
+those blocks and a new tail starts after them, so finished blocks are never sent again. A tail
+update goes out at most every ``interval`` seconds and only once the text received since the last
+one is at least half the tail's size, so update traffic stays under about twice the answer. The
+first text is sent at once. Where the text goes (display outputs, Output widgets) is the caller's:
+``publish(markdown, new_segment)`` receives neutralised Markdown.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .blocks import BlockSplitter, neutralise_html
+
+FREEZE_CHARS = 1500
+
+Publish = Callable[[str, bool], None]
+
+
+class SegmentedMarkdown:
+    def __init__(self, *, interval: float, publish: Publish) -> None:
+        self.interval = interval
+        self.publish = publish
+        self.splitter = BlockSplitter()
+        self._has_tail = False
+        self._segment_start = 0
+        self._sent_len = 0
+        self._sent_at = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.splitter.text
+
+    def feed(self, delta: str) -> bool:
+        """Take a delta; True when text was held back by the throttle (a later flush shows it)."""
+        self.splitter.feed(delta)
+        closed = self.splitter.closed_upto
+        if closed - self._segment_start >= FREEZE_CHARS:
+            self._send(self.text[self._segment_start : closed])
+            self._begin_segment(closed)
+        tail_len = len(self.text) - self._segment_start
+        if not self._has_tail or (
+            time.monotonic() - self._sent_at >= self.interval and 2 * (tail_len - self._sent_len) >= tail_len
+        ):
+            self._send(self.text[self._segment_start :])
+            return False
+        return True
+
+    def flush(self) -> None:
+        """Send whatever has not been shown yet."""
+        tail = self.text[self._segment_start :]
+        if tail and len(tail) != self._sent_len:
+            self._send(tail)
+
+    def break_segment(self) -> None:
+        """Close the tail (something else, like an image, goes after it); text continues in a new one."""
+        self.flush()
+        self._begin_segment(len(self.text))
+
+    def _begin_segment(self, start: int) -> None:
+        self._has_tail = False
+        self._segment_start = start
+        self._sent_len = 0
+
+    def _send(self, markdown: str) -> None:
+        if not markdown:
+            return
+        self.publish(neutralise_html(markdown), not self._has_tail)
+        self._has_tail = True
+        self._sent_len = len(markdown)
+        self._sent_at = time.monotonic()

@@ -1,0 +1,432 @@
+"""A chat panel over one of the magics' threads, built from stock ipywidgets.
+
+The panel and the ``%%gemini`` cells are one conversation: both send the thread's head as
+``previous_interaction_id`` and both move it only when a turn completes. Answers stream on a worker
+thread (``TurnRunner.start``) so the kernel stays free and Stop is handled at once. Every callback is
+wrapped: a failure becomes a readable message in the panel, never a traceback somewhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import UsageError
+from IPython.display import display
+
+try:
+    import ipywidgets as w
+except ImportError:  # pragma: no cover - the `widgets` extra is not installed
+    raise UsageError("the chat panel needs ipywidgets: pip install 'gemini_magics[widgets]'") from None
+
+from .. import models
+from ..attach import AttachError, content_blocks
+from ..errors import GeminiError, redact
+from ..request import TurnOptions
+from ..result import GeminiResult
+from ..threads import Thread, ThreadBusy
+from .messages import (
+    FAILED_CLASS,
+    STOPPED_CLASS,
+    StreamingReply,
+    close_tree,
+    history_reply,
+    markdown_output,
+    notice_markdown,
+    user_message,
+)
+
+if TYPE_CHECKING:
+    from ..magics import GeminiMagics
+    from ..turns import BackgroundTurn
+
+NO_WIDGETS = (
+    "the chat panel needs a widget frontend: open this notebook in JupyterLab or Jupyter Notebook "
+    "(in a terminal, use %%gemini cells)"
+)
+STYLE = """<style>
+.gm-chat { border: 1px solid var(--jp-border-color2); border-radius: 6px; padding: 4px 8px; }
+.gm-chat-user { background: var(--jp-layout-color2); border-radius: 8px; margin: 4px 0 4px 12%;
+  padding: 0 8px; }
+.gm-chat-reply { border-left: 3px solid var(--jp-brand-color1); margin: 4px 12% 4px 0; padding: 0 8px; }
+.gm-chat-reply.gm-chat-stopped { border-left-color: var(--jp-warn-color1); }
+.gm-chat-reply.gm-chat-failed { border-left-color: var(--jp-error-color1); }
+.gm-chat-notice { color: var(--jp-error-color1); }
+</style>"""
+STOPPED_NOTE = "**Stopped.** The partial answer stays here; the thread was left as it was."
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _guarded(method: Method) -> Method:
+    """Run a callback; anything it raises is shown in the panel instead of escaping (and gives False)."""
+
+    @functools.wraps(method)
+    def guarded(self: ChatPanel, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            self._show_problem(exc)
+            return False
+
+    return guarded  # type: ignore[return-value]
+
+
+@dataclass
+class _Entry:
+    """Widgets in the message list for one turn (or one problem), and which turn it shows."""
+
+    widgets: tuple[w.Widget, ...]
+    interaction_id: str | None = None
+    live: bool = False
+
+
+class ChatPanel:
+    """A chat over a thread of the ``%%gemini`` magics: history, streaming answers, Stop, New chat.
+
+    ``thread`` defaults to the magics' default thread (the one cells use without ``-t``).
+    """
+
+    def __init__(
+        self, thread: str | None = None, *, magics: GeminiMagics | None = None, show_thoughts: bool = False
+    ) -> None:
+        self.magics = magics if magics is not None else _current_magics()
+        self.thread_name = thread or self.magics.thread
+        self.show_thoughts = show_thoughts
+        self.last_result: GeminiResult | None = None
+        self._turn: BackgroundTurn | None = None
+        self._stop_requested = False
+        self._lock = threading.RLock()
+        self._entries: list[_Entry] = []
+        self._build()
+        self._render(self._history())
+        self._hooked = False
+        if self.magics.shell is not None:
+            self.magics.shell.events.register("post_run_cell", self._after_cell)
+            self._hooked = True
+
+    # -- widgets -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        # flex "none": inside the height-capped scroller the list must scroll, not shrink its messages
+        self.messages = w.VBox(layout=w.Layout(flex="none"))
+        self.messages.add_class("gm-chat-messages")
+        # column-reverse keeps the view scrolled to the newest message as the list grows
+        self.scroller = w.Box(
+            [self.messages], layout=w.Layout(flex_flow="column-reverse", overflow="auto", max_height="520px")
+        )
+        self.status = w.Label()
+        self.notice = w.Output()
+        self.notice.add_class("gm-chat-notice")
+        self.input = w.Textarea(placeholder="Ask Gemini…", rows=3, layout=w.Layout(width="100%"))
+        self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.new_button = w.Button(description="New chat", icon="plus", tooltip="Start the thread over")
+        choices = models.known_models()
+        model = self.magics.model
+        self.model_picker = w.Dropdown(
+            options=choices if model in choices else (model, *choices),
+            value=model,
+            description="Model",
+            layout=w.Layout(width="auto"),
+        )
+        self.attach = w.FileUpload(accept="image/*,application/pdf", multiple=True, description="Attach")
+        for name in ("input", "send_button", "stop_button", "new_button", "model_picker", "attach", "status"):
+            getattr(self, name).add_class("gm-chat-" + name.replace("_button", "").replace("_", "-"))
+        self.send_button.on_click(self._on_send)
+        self.stop_button.on_click(self._on_stop)
+        self.new_button.on_click(self._on_new)
+        buttons = [self.send_button, self.stop_button, self.new_button, self.attach, self.model_picker]
+        controls = w.HBox(buttons)
+        self.view = w.VBox([w.HTML(STYLE), self.status, self.scroller, self.notice, self.input, controls])
+        self.view.add_class("gm-chat")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = self.view._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"Gemini chat panel (thread {self.thread_name!r}): {NO_WIDGETS}"
+        return bundle
+
+    def close(self) -> None:
+        """Stop any answer, stop following the thread, and close every widget."""
+        if self._turn is not None:
+            self._turn.stop()
+        if self._hooked:
+            self.magics.shell.events.unregister("post_run_cell", self._after_cell)
+            self._hooked = False
+        close_tree(self.view)
+
+    # -- the thread ----------------------------------------------------------------------------
+    @property
+    def thread(self) -> Thread:
+        return self.magics.threads[self.thread_name]
+
+    @property
+    def running(self) -> bool:
+        turn = self._turn
+        return turn is not None and turn.running
+
+    def _history(self) -> list[_Entry]:
+        return [
+            _Entry((user_message(turn.prompt), history_reply(turn)), turn.interaction_id)
+            for turn in list(self.thread.turns)
+        ]
+
+    def _render(self, entries: list[_Entry]) -> None:
+        with self._lock:
+            self._entries = entries
+            self.messages.children = tuple(widget for entry in entries for widget in entry.widgets)
+        self._show_status()
+
+    def _add(self, entry: _Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+            self.messages.children = (*self.messages.children, *entry.widgets)
+
+    @_guarded
+    def sync(self) -> None:
+        """Catch up with turns made elsewhere (cells, other panels) and with rewinds and resets."""
+        with self._lock:
+            turns = list(self.thread.turns)
+            shown = [entry.interaction_id for entry in self._entries if entry.interaction_id]
+            ids = [turn.interaction_id for turn in turns]
+            if ids[: len(shown)] == shown:
+                for turn in turns[len(shown) :]:
+                    self._add(_Entry((user_message(turn.prompt), history_reply(turn)), turn.interaction_id))
+            else:
+                live = [entry for entry in self._entries if entry.live]
+                for entry in self._entries:
+                    if not entry.live:
+                        for widget in entry.widgets:
+                            close_tree(widget)
+                self._render(self._history() + live)
+        self._show_status()
+
+    def _after_cell(self, result: Any = None) -> None:
+        self.sync()
+
+    # -- actions -------------------------------------------------------------------------------
+    @_guarded
+    def _on_send(self, _button: Any = None) -> None:
+        if self.send(self.input.value):
+            self.input.value = ""
+
+    @_guarded
+    def _on_stop(self, _button: Any = None) -> None:
+        self.stop()
+
+    @_guarded
+    def _on_new(self, _button: Any = None) -> None:
+        self.new_chat()
+
+    @_guarded
+    def send(self, text: str) -> bool:
+        """Ask ``text`` on the panel's thread; False (with a message in the panel) when it cannot start."""
+        self._clear_notice()
+        prompt = text.strip()
+        if not prompt:
+            return self._refuse("Type a question first.")
+        if self.running:
+            return self._refuse("An answer is still streaming.", "press Stop, or wait for it to finish")
+        if self.magics.connection.api_key() is None:
+            return self._refuse(
+                "No API key.",
+                "set GEMINI_API_KEY (or GOOGLE_API_KEY) before starting Jupyter, or run `%gemini login` "
+                "in a cell; `%gemini offline` uses the built-in emulator instead",
+            )
+        names, blocks = self._attachments()
+        self.sync()
+        thread = self.thread
+        if thread.busy:
+            return self._refuse(*_busy(thread.name))
+        model = self.model_picker.value
+        options = TurnOptions(
+            model=model,
+            prompt=prompt,
+            previous_interaction_id=thread.head,
+            show_thoughts=self.show_thoughts,
+            attachments=tuple(blocks),
+            image_output={} if models.makes_images(model) else None,
+        )
+        reply = StreamingReply(model, interval=self.magics.stream_interval)
+        entry = _Entry((user_message(prompt, names), reply.view), live=True)
+        result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
+        with self._lock:  # on_done waits for this block, so it always sees self._turn set
+            self._stop_requested = False
+            try:
+                self._turn = self.magics.turns.start(
+                    thread, options, result, on_event=self._relay(reply), on_done=self._done(reply, entry)
+                )
+            except ThreadBusy:
+                close_tree(entry.widgets[0])
+                close_tree(reply.view)
+                return self._refuse(*_busy(thread.name))
+            self._add(entry)
+            self._set_streaming(True)
+        self.attach.value = ()
+        return True
+
+    def _attachments(self) -> tuple[list[str], list[dict[str, Any]]]:
+        values: dict[str, bytes] = {}
+        for upload in self.attach.value:
+            name = str(upload["name"])
+            while name in values:  # content_blocks keys by name; keep two files of one name apart
+                name += "′"
+            values[name] = bytes(upload["content"])
+        try:
+            blocks = content_blocks(values)
+        except AttachError as exc:
+            raise _Refused(str(exc)) from None
+        return list(values), blocks
+
+    @_guarded
+    def stop(self) -> None:
+        """Stop the answer that is streaming; its partial text stays, marked as stopped."""
+        turn = self._turn
+        if turn is not None and turn.running:
+            self._stop_requested = True
+            turn.stop()
+            self.status.value = f"Thread {self.thread_name!r} · stopping…"
+
+    @_guarded
+    def new_chat(self) -> None:
+        """Start the thread over (for the cells too) and clear the panel."""
+        self._clear_notice()
+        turn = self._turn
+        if turn is not None and turn.running:
+            self._stop_requested = True
+            turn.stop()
+            turn.join(5)
+        if self.thread.busy:
+            self._refuse(*_busy(self.thread_name))
+            return
+        self.thread.reset()
+        with self._lock:
+            for entry in self._entries:
+                for widget in entry.widgets:
+                    close_tree(widget)
+            self._render([])
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the streaming answer (if any) has finished; False on timeout."""
+        turn = self._turn
+        return turn is None or turn.join(timeout)
+
+    # -- the turn's callbacks (worker thread) --------------------------------------------------
+    def _relay(self, reply: StreamingReply) -> Callable[[Any], None]:
+        @_guarded
+        def on_event(self: ChatPanel, event: Any) -> None:
+            reply.handle(event)
+
+        return functools.partial(on_event, self)
+
+    def _done(self, reply: StreamingReply, entry: _Entry) -> Callable[[GeminiResult, Any], None]:
+        @_guarded
+        def on_done(self: ChatPanel, result: GeminiResult, error: BaseException | None) -> None:
+            with self._lock:
+                self.last_result = result
+                self._turn = None
+                entry.live = False
+                if error is not None:
+                    reply.finish(notice_markdown(*_explain(error, self._secrets())), FAILED_CLASS)
+                elif result.status == "completed":
+                    committed = self.thread.turn(result.interaction_id) is not None
+                    entry.interaction_id = result.interaction_id if committed else None
+                    reply.finish(_footer(result))
+                elif self._stop_requested:
+                    reply.finish(STOPPED_NOTE, STOPPED_CLASS)
+                else:
+                    note = f"The answer ended {result.status}; the thread was left as it was. Send it again."
+                    reply.finish(notice_markdown(note), FAILED_CLASS)
+                self._set_streaming(False)
+            self.sync()
+
+        return functools.partial(on_done, self)
+
+    # -- status and problems -------------------------------------------------------------------
+    def _set_streaming(self, streaming: bool) -> None:
+        with self.send_button.hold_sync():
+            self.send_button.disabled = streaming
+            self.send_button.description = "Answering…" if streaming else "Send"
+        self.stop_button.disabled = not streaming
+        self._show_status()
+
+    def _show_status(self) -> None:
+        turns = len(self.thread.turns)
+        state = " · answering…" if self.running else ""
+        self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
+
+    def _refuse(self, message: str, hint: str = "") -> bool:
+        self.notice.outputs = (markdown_output(notice_markdown(message, hint)),)
+        return False
+
+    def _clear_notice(self) -> None:
+        if self.notice.outputs:
+            self.notice.outputs = ()
+
+    def _show_problem(self, exc: BaseException) -> None:
+        try:
+            if isinstance(exc, _Refused):
+                self._refuse(exc.message, exc.hint)
+            else:
+                self._refuse(*_explain(exc, self._secrets()))
+        except Exception:  # noqa: S110 - the panel itself is broken; nothing is left to show it in
+            pass
+
+    def _secrets(self) -> list[str]:
+        return self.magics.connection.secrets()
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _busy(name: str) -> tuple[str, str]:
+    return (
+        f"Thread {name!r} is busy with another turn (a cell or another chat panel).",
+        "wait for it to finish, then send again",
+    )
+
+
+def _explain(error: BaseException, secrets: list[str]) -> tuple[str, str]:
+    """What went wrong and what to do, worded for the panel and free of the key."""
+    if isinstance(error, GeminiError):
+        message, hint = error.message, error.hint
+    elif isinstance(error, UsageError):
+        message, hint = str(error), ""
+    else:
+        message, hint = f"{type(error).__name__}: {error}", "the panel is still usable; try again"
+    hint = hint.replace("run the cell again", "send it again").replace("this cell", "this message")
+    return redact(message, secrets), redact(hint, secrets)
+
+
+def _footer(result: GeminiResult) -> str:
+    tokens = (result.usage or {}).get("total_tokens")
+    return f"<sub>{tokens} tokens</sub>" if tokens is not None else ""
+
+
+def _current_magics() -> GeminiMagics:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        raise UsageError("the chat panel runs inside Jupyter: create it in a notebook cell")
+    registry = shell.magics_manager.registry
+    if "GeminiMagics" not in registry:
+        shell.run_line_magic("load_ext", "gemini_magics")
+    return registry["GeminiMagics"]
+
+
+def show_chat(magics: GeminiMagics, thread: str) -> ChatPanel:
+    """``%gemini chat [THREAD]``: display a panel, or say plainly that this frontend cannot."""
+    shell = magics.shell
+    if shell is None or type(shell.display_pub) is DisplayPublisher:
+        raise UsageError(NO_WIDGETS)
+    panel = ChatPanel(thread, magics=magics)
+    display(panel)
+    return panel

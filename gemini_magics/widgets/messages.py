@@ -1,0 +1,175 @@
+"""The chat panel's messages: Output widgets holding Markdown that the frontend renders.
+
+Every piece of user or model text goes through :func:`neutralise_html` before it is shown: JupyterLab
+renders Markdown from a live kernel as trusted and does not sanitise it. A finished message is one
+Output widget. A reply that is still streaming is a VBox of Output segments, kept bounded exactly as
+cells are (render/segments.py decides what goes out and when); text the throttle held back is sent
+shortly after if nothing more arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as w
+
+from .. import events as ev
+from ..render.blocks import neutralise_html
+from ..render.segments import SegmentedMarkdown
+from ..render.stream import MARKDOWN, image_bundle
+from ..threads import Turn
+
+USER_CLASS = "gm-chat-user"
+REPLY_CLASS = "gm-chat-reply"
+STOPPED_CLASS = "gm-chat-stopped"
+FAILED_CLASS = "gm-chat-failed"
+MIN_FLUSH_DELAY = 0.05  # seconds before held-back text is sent when no more arrives
+
+
+def output_of(data: dict[str, Any]) -> dict[str, Any]:
+    """One display output in the shape the Output widget's ``outputs`` trait holds."""
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def markdown_output(markdown: str) -> dict[str, Any]:
+    return output_of({MARKDOWN: markdown})
+
+
+def _model_label(model: str) -> str:
+    return f"**Gemini** · `{model.replace('`', '')}`" if model else "**Gemini**"
+
+
+def user_message(prompt: str, attachments: Sequence[str] = ()) -> w.Output:
+    markdown = f"**You**\n\n{neutralise_html(prompt)}"
+    if attachments:
+        markdown += "\n\n*Attached:* " + neutralise_html(", ".join(attachments))
+    view = w.Output(outputs=(markdown_output(markdown),))
+    view.add_class(USER_CLASS)
+    return view
+
+
+def history_reply(turn: Turn) -> w.Output:
+    """A reply from the thread's record: its text when kept, else a pointer to where it was shown."""
+    body = neutralise_html(turn.answer) if turn.answer else "*(answer shown in the cell)*"
+    if turn.images:
+        body += f"\n\n*({turn.images} picture(s), shown where this turn was made)*"
+    view = w.Output(outputs=(markdown_output(f"{_model_label(turn.model)}\n\n{body}"),))
+    view.add_class(REPLY_CLASS)
+    return view
+
+
+def notice_markdown(message: str, hint: str = "") -> str:
+    """A problem for the user: what happened, then what to do, both made inert."""
+    text = f"**{neutralise_html(message)}**"
+    return text + (f"\n\n→ {neutralise_html(hint)}" if hint else "")
+
+
+class StreamingReply:
+    """A model answer growing in the message list, with bounded work per delta.
+
+    Events arrive on the turn's worker thread. Text held back by the throttle is sent by a timer
+    soon after, so a stream that pauses (a slow or stalled server) still shows all it has.
+    """
+
+    def __init__(self, model: str, *, interval: float) -> None:
+        self.interval = interval
+        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish)
+        self.view = w.VBox([w.Output(outputs=(markdown_output(_model_label(model)),))])
+        self.view.add_class(REPLY_CLASS)
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
+        self._tail: w.Output | None = None
+        self._thoughts: list[str] = []
+        self._thoughts_shown = 0
+        self._thought_view: w.Output | None = None
+        self._thoughts_sent_at = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.segments.text
+
+    def handle(self, event: ev.Event) -> None:
+        with self._lock:
+            if isinstance(event, ev.TextDelta):
+                if self.segments.feed(event.text):
+                    self._flush_later()
+            elif isinstance(event, ev.ThoughtDelta):
+                self._thoughts.append(event.text)
+                self._show_thoughts(force=False)
+            elif isinstance(event, ev.ImageDelta):
+                self.segments.break_segment()
+                self._append(w.Output(outputs=(output_of(image_bundle(event)),)))
+
+    def _flush_later(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Timer(max(self.interval, MIN_FLUSH_DELAY), self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            if self._timer is None:  # finished meanwhile
+                return
+            self._timer = None
+            self.flush()
+            self._show_thoughts(force=True)
+
+    def _publish(self, markdown: str, new_segment: bool) -> None:
+        outputs = (markdown_output(markdown),)
+        if new_segment or self._tail is None:
+            self._tail = w.Output(outputs=outputs)
+            self._append(self._tail)
+        else:
+            self._tail.outputs = outputs
+
+    def _append(self, child: w.Widget) -> None:
+        self.view.children = (*self.view.children, child)
+
+    def _show_thoughts(self, *, force: bool) -> None:
+        if len(self._thoughts) == self._thoughts_shown:
+            return
+        if not force and time.monotonic() - self._thoughts_sent_at < self.interval:
+            self._flush_later()
+            return
+        self._render_thoughts("Thinking…")
+
+    def _render_thoughts(self, summary: str) -> None:
+        self._thoughts_sent_at = time.monotonic()
+        self._thoughts_shown = len(self._thoughts)
+        body = neutralise_html("".join(self._thoughts))
+        outputs = (markdown_output(f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"),)
+        if self._thought_view is None:
+            self._thought_view = w.Output(outputs=outputs)
+            header, *rest = self.view.children
+            self.view.children = (header, self._thought_view, *rest)
+        else:
+            self._thought_view.outputs = outputs
+
+    def flush(self) -> None:
+        """Show whatever text has not been shown yet."""
+        with self._lock:
+            self.segments.flush()
+
+    def finish(self, note: str | None = None, css_class: str | None = None) -> None:
+        """The turn ended: show everything, then an optional note (stopped, failed, tokens)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.flush()
+            if self._thoughts:
+                self._render_thoughts("Thoughts")
+            if note:
+                self._append(w.Output(outputs=(markdown_output(note),)))
+            if css_class:
+                self.view.add_class(css_class)
+
+
+def close_tree(widget: w.Widget) -> None:
+    """Close a widget and everything inside it, so their comms do not outlive the panel."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
