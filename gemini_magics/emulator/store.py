@@ -237,17 +237,8 @@ class InteractionStore:
         """The Interaction JSON: generated steps only (create) or the full timeline (get)."""
         with self._cond:
             generated = record.reply.steps[: record.steps_done]
-            actor_key, actor = record.actor
-            body: Json = {
-                "id": record.id,
-                "object": "interaction",
-                "status": record.status,
-                actor_key: actor,
-                "created": record.created,
-                "updated": record.updated,
-                "steps": [*record.input_steps, *generated] if timeline else list(generated),
-                "usage": self._usage(record),
-            }
+            body: Json = self._summary(record)
+            body["steps"] = [*record.input_steps, *generated] if timeline else list(generated)
             for name in ECHOED_REQUEST_FIELDS:
                 if name in record.request:
                     body[name] = record.request[name]
@@ -350,14 +341,15 @@ class InteractionStore:
             record.status, record.errors, record.finished = "failed", [template["error"]], True
         elif event_type == "interaction.completed":
             record.status, record.finished = template["interaction"]["status"], True
-            template = {**template, "interaction": self._completed_summary(record)}
+            template = {**template, "interaction": self._summary(record)}
         event = {"event_type": event_type, "event_id": f"{record.id}:{len(record.log) + 1}"}
         event.update((key, value) for key, value in template.items() if key != "event_type")
         self._on_event(event)
         record.log.append(event)
         self._cond.notify_all()
 
-    def _completed_summary(self, record: StoredInteraction) -> Json:
+    def _summary(self, record: StoredInteraction) -> Json:
+        """The fields every Interaction JSON carries (a completed event's summary has just these)."""
         actor_key, actor = record.actor
         return {
             "id": record.id,

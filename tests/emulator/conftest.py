@@ -11,19 +11,10 @@ from google import genai
 
 from gemini_magics.emulator import Emulator
 
-KEY = "test-key-0000"
+from ..support import TEST_KEY as KEY
 
 ClientFactory = Callable[..., genai.Client]
-
-
-@pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator(api_key=KEY, validate=True).start()
-    try:
-        yield emu
-        assert emu.schema_errors == []
-    finally:
-        emu.stop()
+# The `emulator` fixture (strict, keyed with KEY) comes from tests/conftest.py.
 
 
 @pytest.fixture

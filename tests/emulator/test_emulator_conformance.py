@@ -17,7 +17,8 @@ from google.genai import _interactions as gi
 
 from gemini_magics.emulator import Emulator, Fault, Reply
 
-KEY = "test-key-0000"
+from ..support import TEST_KEY as KEY
+
 MODEL = "gemini-3.5-flash"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 PNG = base64.b64decode(

@@ -12,7 +12,8 @@ from google.genai import _interactions as gi
 
 from gemini_magics.emulator import Emulator, Fault, RecordedRequest, Reply
 
-KEY = "test-key-0000"
+from ..support import TEST_KEY as KEY
+
 MODEL = "gemini-3.5-flash"
 
 
