@@ -180,9 +180,7 @@ class GeminiMagics(Magics):
         thread = self.threads[args.thread or self.thread]
         renderer = self._renderer(show_thoughts=args.show_thoughts)
         if thread.busy:
-            raise UsageError(
-                f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
-            )
+            raise busy_error(ThreadBusy(thread.name))
         if args.new:
             thread.reset()
         parent = thread.parent_for(self._cell_id)
@@ -207,8 +205,8 @@ class GeminiMagics(Magics):
             self.turns.run(
                 thread, options, result, on_event=renderer.handle, cell_id=self._cell_id, unary=args.no_stream
             )
-        except ThreadBusy:
-            raise UsageError(f"thread {thread.name!r} is busy with another turn; wait for it") from None
+        except ThreadBusy as exc:
+            raise busy_error(exc) from None
         finally:
             renderer.flush(final=True)
             if args.save and result.images:
@@ -341,6 +339,10 @@ class GeminiMagics(Magics):
             "interaction_id": result.interaction_id,
             "offline": self.connection.offline,
         }
+
+
+def busy_error(exc: ThreadBusy) -> UsageError:
+    return UsageError(f"{exc}; wait for it to finish, or use -t OTHER")
 
 
 def _parse(magic: Any, line: str) -> Any:

@@ -50,10 +50,10 @@ def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
     )
     try:
         run.start()
-    except ThreadBusy:
-        raise UsageError(
-            f"thread {thread.name!r} is busy with another turn; wait for it, or use -t OTHER"
-        ) from None
+    except ThreadBusy as exc:
+        from .magics import busy_error
+
+        raise busy_error(exc) from None
     _publish(magics, run, args.out)
     show(magics, run, wait=args.wait, title=prompt)
     return run

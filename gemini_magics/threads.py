@@ -41,6 +41,12 @@ class Turn:
 class ThreadBusy(RuntimeError):
     """Another turn of this thread is still running."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"thread {name!r} is busy with another turn (a cell, a chat panel or a research run)"
+        )
+        self.name = name
+
 
 @dataclass
 class Thread:

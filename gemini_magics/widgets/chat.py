@@ -387,10 +387,8 @@ class _Refused(Exception):
 
 
 def _busy(name: str) -> tuple[str, str]:
-    return (
-        f"Thread {name!r} is busy with another turn (a cell or another chat panel).",
-        "wait for it to finish, then send again",
-    )
+    reason = str(ThreadBusy(name))
+    return reason[0].upper() + reason[1:] + ".", "wait for it to finish, then send again"
 
 
 def _explain(error: BaseException, secrets: list[str]) -> tuple[str, str]:
