@@ -163,6 +163,10 @@ class ResearchRun:
     def done(self) -> bool:
         return self._done.is_set()
 
+    def wait_for_end(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True once the run has ended (listeners may still be told)."""
+        return self._done.wait(timeout)
+
     def wait(self, timeout: float | None = None) -> GeminiResult:
         """Block until the research ends; return its result (raise its error if it failed to run)."""
         if not self._settled.wait(timeout):

@@ -69,7 +69,7 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
     progress = TextProgress(run, sys.stdout)
     try:
         while not run.done:
-            run._done.wait(0.5)
+            run.wait_for_end(0.5)
             progress.tick()
     except KeyboardInterrupt:
         rid = run.interaction_id

@@ -95,7 +95,7 @@ class ResearchPanel:
 
     def _tick(self) -> None:
         while not self.run.done:
-            self.run._done.wait(1.0)
+            self.run.wait_for_end(1.0)
             self._refresh()
 
     def _cancel_clicked(self, _button: Any) -> None:

@@ -58,14 +58,6 @@ class NotebookRenderer:
         if show_thoughts:
             self._thought_display = _Display({MARKDOWN: ""})
 
-    @property
-    def text(self) -> str:
-        return self.segments.text
-
-    @property
-    def thoughts(self) -> str:
-        return "".join(self._thoughts)
-
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextDelta):
             self.segments.feed(event.text)
@@ -89,7 +81,7 @@ class NotebookRenderer:
         if not final and now - self._thoughts_sent_at < self.interval:
             return
         self._thoughts_sent_at = now
-        body = neutralise_html(self.thoughts)
+        body = neutralise_html("".join(self._thoughts))
         summary = "Thoughts" if final else "Thinking…"
         self._thought_display.update(
             {MARKDOWN: f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"}
@@ -127,32 +119,23 @@ class TextRenderer:
     def __init__(self, *, stream: TextIO | None = None, show_thoughts: bool = False) -> None:
         self.stream = stream or sys.stdout
         self.show_thoughts = show_thoughts
-        self._text: list[str] = []
-        self._thoughts: list[str] = []
-
-    @property
-    def text(self) -> str:
-        return "".join(self._text)
-
-    @property
-    def thoughts(self) -> str:
-        return "".join(self._thoughts)
+        self._ends_with_newline = True
 
     def handle(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TextDelta):
-            self._text.append(event.text)
+        if isinstance(event, ev.TextDelta) and event.text:
             self.stream.write(event.text)
             self.stream.flush()
+            self._ends_with_newline = event.text.endswith("\n")
         elif isinstance(event, ev.ThoughtDelta):
-            self._thoughts.append(event.text)
             if self.show_thoughts:
                 self.stream.write(f"[thinking] {event.text}\n")
         elif isinstance(event, ev.ImageDelta):
             self.stream.write(f"\n{image_bundle(event)['text/plain']}\n")
 
     def flush(self, *, final: bool = True) -> None:
-        if final and self._text and not self._text[-1].endswith("\n"):
+        if final and not self._ends_with_newline:
             self.stream.write("\n")
+            self._ends_with_newline = True
         self.stream.flush()
 
     def footer(self, info: dict[str, Any]) -> None:
