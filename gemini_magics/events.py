@@ -37,10 +37,18 @@ class ThoughtDelta:
     text: str
 
 
-@dataclass(frozen=True)
-class ImageDelta:
-    """An image, inline as the base64 text the wire carried (kept as is: it is shared, not copied)."""
+MEDIA_KINDS = ("image", "audio", "video")
 
+
+@dataclass(frozen=True)
+class MediaDelta:
+    """A picture, sound or video, inline as the base64 text the wire carried (shared, not copied).
+
+    ``kind`` is ``"image"``, ``"audio"`` or ``"video"``; ``mime_type`` is the server's word and is
+    not trusted: renderers check it against their own allowlists.
+    """
+
+    kind: str
     base64_data: str | None
     mime_type: str | None
     uri: str | None = None
@@ -75,7 +83,12 @@ class Finished:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-Event = Started | TextDelta | ThoughtDelta | ImageDelta | ToolActivity | Citation | StatusChanged | Finished
+Event = Started | TextDelta | ThoughtDelta | MediaDelta | ToolActivity | Citation | StatusChanged | Finished
+
+
+def media_of(block: dict[str, Any]) -> MediaDelta:
+    """The media event for a wire content block of type image, audio or video."""
+    return MediaDelta(block["type"], block.get("data"), block.get("mime_type"), block.get("uri"))
 
 
 def _dump(model: Any) -> Any:
@@ -204,11 +217,11 @@ class StreamNormaliser:
                 yield ThoughtDelta(content.get("text", ""))
         elif kind == "thought_signature":
             self.log.merge(index, {"signature": delta.signature})
-        elif kind == "image":
-            block = {"type": "image", "mime_type": delta.mime_type and str(delta.mime_type)}
+        elif kind in MEDIA_KINDS:
+            block = {"type": kind, "mime_type": delta.mime_type and str(delta.mime_type)}
             block.update({"data": delta.data} if delta.data else {"uri": delta.uri})
             self.log.add_block(index, block)
-            yield ImageDelta(delta.data, block["mime_type"], delta.uri)
+            yield MediaDelta(kind, delta.data, block["mime_type"], delta.uri)
         elif kind == "text_annotation_delta":
             annotations = [_dump(a) for a in (delta.annotations or [])]
             self.log.add_annotations(index, annotations)
@@ -295,8 +308,8 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
                     yield TextDelta(block.get("text", ""))
                     if block.get("annotations"):
                         yield Citation(block["annotations"])
-                elif block.get("type") == "image":
-                    yield ImageDelta(block.get("data"), block.get("mime_type"), block.get("uri"))
+                elif block.get("type") in MEDIA_KINDS:
+                    yield media_of(block)
         elif kind != "user_input":
             yield ToolActivity(str(kind), step)
     yield Finished(

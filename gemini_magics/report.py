@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-Part = tuple[str, Any]  # ("markdown", text) or ("image", content block)
+Part = tuple[str, Any]  # ("markdown", text) or ("media", an image, audio or video content block)
 
 
 def _char_offset(text: str, byte_offset: int) -> int:
@@ -67,8 +67,8 @@ def report_parts(steps: list[dict[str, Any]]) -> list[Part]:
                     parts[-1] = ("markdown", parts[-1][1] + text)
                 else:
                     parts.append(("markdown", text))
-            elif block.get("type") == "image":
-                parts.append(("image", block))
+            elif block.get("type") in ("image", "audio", "video"):
+                parts.append(("media", block))
     sources = citations.source_list()
     if sources:
         parts.append(("markdown", sources))

@@ -11,28 +11,20 @@ from typing import Any
 
 
 @dataclass(eq=False)
-class GeneratedImage:
-    """One image from a turn: the base64 text from the wire is the only copy kept; bytes decode on use."""
+class GeneratedMedia:
+    """A picture, sound or video from a turn: the wire's base64 text is the only copy; bytes decode on use."""
 
     base64_data: str | None
     mime_type: str
     uri: str | None = None
     index: int = 0
+    kind: str = "image"
 
     @property
     def data(self) -> bytes:
         if self.base64_data is None:
             raise ValueError(f"this image was delivered by URI, not inline: {self.uri}")
         return base64.b64decode(self.base64_data)
-
-    @property
-    def pil(self) -> Any:
-        """A ``PIL.Image`` (None when Pillow is not installed)."""
-        try:
-            from PIL import Image
-        except ImportError:
-            return None
-        return Image.open(io.BytesIO(self.data))
 
     @property
     def extension(self) -> str:
@@ -42,6 +34,8 @@ class GeneratedImage:
     def save(self, path: str | Path) -> Path:
         target = Path(path)
         if self.base64_data is None:
+            if not (self.uri or "").lower().startswith(("https://", "http://")):
+                raise ValueError(f"only http(s) addresses are fetched, not {self.uri!r}")
             with urllib.request.urlopen(self.uri or "", timeout=60) as response:  # noqa: S310 (http(s) only)
                 target.write_bytes(response.read())
         else:
@@ -50,12 +44,25 @@ class GeneratedImage:
 
     def __repr__(self) -> str:
         where = f"{len(self.base64_data) * 3 // 4:,} bytes" if self.base64_data else self.uri
-        return f"<GeneratedImage {self.mime_type} {where}>"
+        return f"<{type(self).__name__} {self.mime_type} {where}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        if self.base64_data is None:
-            return {"text/plain": repr(self)}
-        return {self.mime_type: self.base64_data, "text/plain": repr(self)}
+        from .render.media import media_bundle
+
+        return media_bundle(self)
+
+
+class GeneratedImage(GeneratedMedia):
+    """A generated picture; ``.pil`` opens it with Pillow."""
+
+    @property
+    def pil(self) -> Any:
+        """A ``PIL.Image`` (None when Pillow is not installed)."""
+        try:
+            from PIL import Image
+        except ImportError:
+            return None
+        return Image.open(io.BytesIO(self.data))
 
 
 @dataclass
@@ -72,6 +79,8 @@ class GeminiResult:
     steps: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     images: list[GeneratedImage] = field(default_factory=list)
+    audio: list[GeneratedMedia] = field(default_factory=list)
+    videos: list[GeneratedMedia] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
 
     def __str__(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from . import events as ev
 from .client import Connection
 from .request import TurnOptions, build_request
-from .result import GeminiResult, GeneratedImage
+from .result import GeminiResult, GeneratedImage, GeneratedMedia
 from .threads import Thread, Turn
 
 EventSink = Callable[[ev.Event], None]
@@ -38,14 +38,22 @@ class TurnRecorder:
             self._thoughts.append(event.text)
         elif isinstance(event, ev.Started):
             result.interaction_id = event.interaction_id
-        elif isinstance(event, ev.ImageDelta):
-            mime = event.mime_type or "image/png"
-            result.images.append(GeneratedImage(event.base64_data, mime, event.uri, len(result.images) + 1))
+        elif isinstance(event, ev.MediaDelta):
+            self._add_media(event)
         elif isinstance(event, ev.Finished):
             result.status = event.status
             result.usage = event.usage
             result.steps = event.steps
             result.errors = event.errors
+
+    def _add_media(self, event: ev.MediaDelta) -> None:
+        mime = event.mime_type or ""
+        if event.kind == "image":
+            images = self.result.images
+            images.append(GeneratedImage(event.base64_data, mime or "image/png", event.uri, len(images) + 1))
+            return
+        kept = self.result.audio if event.kind == "audio" else self.result.videos
+        kept.append(GeneratedMedia(event.base64_data, mime, event.uri, len(kept) + 1, event.kind))
 
     def close(self, *, failed: BaseException | None = None) -> GeminiResult:
         """Settle the text and the status, also when the turn ended early."""

@@ -52,16 +52,15 @@ def outcome_message(run: ResearchRun) -> str:
 
 def report_bundles(run: ResearchRun) -> list[dict[str, Any]]:
     """The report as display bundles: Markdown (neutralised) and images, in the order written."""
-    from ..events import ImageDelta
-    from .stream import image_bundle
+    from ..events import media_of
+    from .media import media_bundle
 
     bundles = []
     for kind, value in report_parts(run.result.steps):
         if kind == "markdown":
             bundles.append({"text/markdown": neutralise_html(value), "text/plain": value})
         else:
-            image = ImageDelta(value.get("data"), value.get("mime_type"), value.get("uri"))
-            bundles.append(image_bundle(image))
+            bundles.append(media_bundle(media_of(value)))
     return bundles
 
 

@@ -15,22 +15,10 @@ from IPython.display import display, update_display
 
 from .. import events as ev
 from .blocks import neutralise_html
+from .media import media_bundle
 from .segments import SegmentedMarkdown
 
 MARKDOWN = "text/markdown"
-
-
-def image_bundle(image: ev.ImageDelta) -> dict[str, Any]:
-    """A mime bundle for a generated image: the wire's base64 text itself, or an <img> for a URI."""
-    mime = image.mime_type or "image/png"
-    if image.base64_data:
-        size = len(image.base64_data) * 3 // 4
-        return {mime: image.base64_data, "text/plain": f"[{mime} image, {size / 1024:,.0f} KB]"}
-    uri = image.uri or ""
-    if uri.lower().startswith(("https://", "http://")):
-        source = html.escape(uri, quote=True)
-        return {"text/html": f'<img src="{source}" alt="generated image">', "text/plain": f"[image: {uri}]"}
-    return {"text/plain": f"[image: {uri}]"}
 
 
 class _Display:
@@ -64,9 +52,9 @@ class NotebookRenderer:
         elif isinstance(event, ev.ThoughtDelta):
             self._thoughts.append(event.text)
             self._show_thoughts(final=False)
-        elif isinstance(event, ev.ImageDelta):
+        elif isinstance(event, ev.MediaDelta):
             self.segments.break_segment()
-            display(image_bundle(event), raw=True, metadata={"gemini_magics": {"image": True}})
+            display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
 
     def _publish(self, markdown: str, new_segment: bool) -> None:
         if new_segment or self._tail is None:
@@ -129,8 +117,8 @@ class TextRenderer:
         elif isinstance(event, ev.ThoughtDelta):
             if self.show_thoughts:
                 self.stream.write(f"[thinking] {event.text}\n")
-        elif isinstance(event, ev.ImageDelta):
-            self.stream.write(f"\n{image_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.MediaDelta):
+            self.stream.write(f"\n{media_bundle(event)['text/plain']}\n")
 
     def flush(self, *, final: bool = True) -> None:
         if final and not self._ends_with_newline:

@@ -18,8 +18,9 @@ import ipywidgets as w
 
 from .. import events as ev
 from ..render.blocks import neutralise_html
+from ..render.media import media_bundle
 from ..render.segments import SegmentedMarkdown
-from ..render.stream import MARKDOWN, image_bundle
+from ..render.stream import MARKDOWN
 from ..threads import Turn
 
 USER_CLASS = "gm-chat-user"
@@ -99,9 +100,9 @@ class StreamingReply:
             elif isinstance(event, ev.ThoughtDelta):
                 self._thoughts.append(event.text)
                 self._show_thoughts(force=False)
-            elif isinstance(event, ev.ImageDelta):
+            elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
-                self._append(w.Output(outputs=(output_of(image_bundle(event)),)))
+                self._append(w.Output(outputs=(output_of(media_bundle(event)),)))
 
     def _flush_later(self) -> None:
         if self._timer is None:
