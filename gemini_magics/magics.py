@@ -7,6 +7,7 @@ State (threads, the connection, the last result) lives on the ``GeminiMagics`` i
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -23,7 +24,7 @@ from traitlets import Float, Int, Unicode, observe
 from . import models, research_magic, subcommands
 from .attach import AttachError, content_blocks
 from .client import Connection
-from .errors import GeminiTurnIncomplete
+from .errors import GeminiTurnIncomplete, redact
 from .prompt import UnknownVariable, resolve, substitute
 from .render.stream import NotebookRenderer, TextRenderer
 from .request import THINKING_LEVELS, TurnOptions, image_choices
@@ -320,9 +321,12 @@ class GeminiMagics(Magics):
         return model
 
     def _renderer(self, *, show_thoughts: bool) -> Any:
+        secrets = [s for s in self.connection.secrets() if s]
+        scrub = functools.partial(redact, secrets=secrets)
         if type(self.shell.display_pub) is DisplayPublisher:
-            return TextRenderer(show_thoughts=show_thoughts)
-        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts)
+            holdback = max((len(s) for s in secrets), default=1) - 1
+            return TextRenderer(show_thoughts=show_thoughts, scrub=scrub, holdback=holdback)
+        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.last_result = result

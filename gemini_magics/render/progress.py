@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from IPython.display import display
 
 from ..report import report_parts
-from .blocks import neutralise_html
+from .markdown import markdown_bundle
 
 if TYPE_CHECKING:
     from ..research import ResearchProgress, ResearchRun
@@ -51,14 +51,14 @@ def outcome_message(run: ResearchRun) -> str:
 
 
 def report_bundles(run: ResearchRun) -> list[dict[str, Any]]:
-    """The report as display bundles: Markdown (neutralised) and images, in the order written."""
+    """The report as display bundles: safe HTML (with the Markdown as text) and media, in order."""
     from ..events import media_of
     from .media import media_bundle
 
     bundles = []
     for kind, value in report_parts(run.result.steps):
         if kind == "markdown":
-            bundles.append({"text/markdown": neutralise_html(value), "text/plain": value})
+            bundles.append(markdown_bundle(value))
         else:
             bundles.append(media_bundle(media_of(value)))
     return bundles

@@ -36,7 +36,7 @@ from .messages import (
     close_tree,
     history_reply,
     markdown_output,
-    notice_markdown,
+    notice_output,
     user_message,
 )
 
@@ -250,7 +250,10 @@ class ChatPanel:
             attachments=tuple(blocks),
             image_output={} if models.makes_images(model) else None,
         )
-        reply = StreamingReply(model, interval=self.magics.stream_interval)
+        secrets = [secret for secret in self._secrets() if secret]
+        reply = StreamingReply(
+            model, interval=self.magics.stream_interval, scrub=lambda t: redact(t, secrets)
+        )
         entry = _Entry((user_message(prompt, names), reply.view), live=True)
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
         with self._lock:  # on_done waits for this block, so it always sees self._turn set
@@ -330,16 +333,16 @@ class ChatPanel:
                 self._turn = None
                 entry.live = False
                 if error is not None:
-                    reply.finish(notice_markdown(*_explain(error, self._secrets())), FAILED_CLASS)
+                    reply.finish(notice_output(*_explain(error, self._secrets())), FAILED_CLASS)
                 elif result.status == "completed":
                     committed = self.thread.turn(result.interaction_id) is not None
                     entry.interaction_id = result.interaction_id if committed else None
                     reply.finish(_footer(result))
                 elif self._stop_requested:
-                    reply.finish(STOPPED_NOTE, STOPPED_CLASS)
+                    reply.finish(markdown_output(STOPPED_NOTE), STOPPED_CLASS)
                 else:
                     note = f"The answer ended {result.status}; the thread was left as it was. Send it again."
-                    reply.finish(notice_markdown(note), FAILED_CLASS)
+                    reply.finish(notice_output(note), FAILED_CLASS)
                 self._set_streaming(False)
             self.sync()
 
@@ -359,7 +362,7 @@ class ChatPanel:
         self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
 
     def _refuse(self, message: str, hint: str = "") -> bool:
-        self.notice.outputs = (markdown_output(notice_markdown(message, hint)),)
+        self.notice.outputs = (notice_output(message, hint),)
         return False
 
     def _clear_notice(self) -> None:
@@ -403,9 +406,9 @@ def _explain(error: BaseException, secrets: list[str]) -> tuple[str, str]:
     return redact(message, secrets), redact(hint, secrets)
 
 
-def _footer(result: GeminiResult) -> str:
+def _footer(result: GeminiResult) -> dict[str, Any] | None:
     tokens = (result.usage or {}).get("total_tokens")
-    return f"<sub>{tokens} tokens</sub>" if tokens is not None else ""
+    return markdown_output(f"*{tokens} tokens*") if tokens is not None else None
 
 
 def _current_magics() -> GeminiMagics:
