@@ -71,11 +71,20 @@ class GeminiMagics(Magics):
         config=True
     )
 
+    stall_timeout = Float(
+        60.0,
+        min=0.0,
+        help=(
+            "Seconds a stream may stay silent (not a byte) before it counts as dropped and is resumed; "
+            "0 waits forever. Unary (--no-stream) calls are not bounded by it."
+        ),
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.connection = Connection(base_url=self.base_url)
         self.threads = Threads()
-        self.turns = TurnRunner(self.connection, lambda: self.max_resumes)
+        self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
         self.last_result: GeminiResult | None = None
         self._cell_id: str | None = None
         self._finalizer = weakref.finalize(self, self.connection.close)
