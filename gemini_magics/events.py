@@ -148,8 +148,8 @@ class StepLog:
     def snapshot(self) -> list[dict[str, Any]]:
         """The steps so far, text joined and streamed arguments parsed; the log is left as it is."""
         steps = []
-        for index in sorted(self.steps):
-            step = dict(self.steps[index])
+        for index in sorted(self.steps.keys() | self._arguments.keys()):
+            step = dict(self.steps.get(index, {"type": "function_call"}))
             if "content" in step:
                 step["content"] = [_settled(block) for block in step["content"]]
             if "summary" in step:
