@@ -432,7 +432,7 @@ class Resumer:
         target = state.resume_id or state.interaction_id
         if target is None or self.failures >= self.max_resumes:
             tries = f"gave up after {self.resumes} resume(s)"
-            if stalled:
+            if stalled and self.stall_timeout:
                 raise GeminiConnectionError(
                     f"the stream stalled: no data for {self.stall_timeout:g} s",
                     hint=f"{tries}; raise GeminiMagics.stall_timeout or check the network",

@@ -355,3 +355,14 @@ def test_a_continuation_hop_starts_its_step_indexes_again():
     (finished,) = [e for e in out if isinstance(e, ev.Finished)]
     assert finished.interaction_id == "v1_b" and len(finished.steps) == 2
     assert normaliser.resume_id == "v1_b"
+
+
+def test_a_timeout_without_a_stall_timeout_is_reported_as_a_plain_drop():
+    import httpx
+    from google.genai import _interactions as gi
+
+    resumer = ev.Resumer(ev.StreamNormaliser(), max_resumes=0, stall_timeout=None)
+    assert resumer.call_options() == {}
+    timeout = gi.APITimeoutError(request=httpx.Request("GET", "http://127.0.0.1/"))
+    with pytest.raises(GeminiConnectionError, match="ended before the answer was complete"):
+        resumer.after_drop(timeout)
