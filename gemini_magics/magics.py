@@ -67,9 +67,11 @@ class GeminiMagics(Magics):
     research_poll_interval = Float(
         5.0, min=0.01, help="Seconds between status checks when a research stream cannot be resumed."
     ).tag(config=True)
-    max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
-        config=True
-    )
+    max_resumes = Int(
+        3,
+        min=0,
+        help="How many resumes in a row may bring nothing new before a dropped or stalled stream fails.",
+    ).tag(config=True)
 
     stall_timeout = Float(
         60.0,
