@@ -68,15 +68,26 @@ class GeminiMagics(Magics):
     research_poll_interval = Float(
         5.0, min=0.01, help="Seconds between status checks when a research stream cannot be resumed."
     ).tag(config=True)
-    max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
-        config=True
-    )
+    max_resumes = Int(
+        3,
+        min=0,
+        help="How many resumes in a row may bring nothing new before a dropped or stalled stream fails.",
+    ).tag(config=True)
+
+    stall_timeout = Float(
+        60.0,
+        min=0.0,
+        help=(
+            "Seconds a stream may stay silent (not a byte) before it counts as dropped and is resumed; "
+            "0 waits forever. Unary (--no-stream) calls are not bounded by it."
+        ),
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.connection = Connection(base_url=self.base_url)
         self.threads = Threads()
-        self.turns = TurnRunner(self.connection, lambda: self.max_resumes)
+        self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
         self.last_result: GeminiResult | None = None
         self._cell_id: str | None = None
         self._finalizer = weakref.finalize(self, self.connection.close)

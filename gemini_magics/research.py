@@ -1,9 +1,10 @@
 """Deep Research runs in the background: progress from the event stream, cancel, resume, reattach.
 
 A :class:`ResearchRun` streams a background agent interaction on a worker thread with its own event
-loop (so Cancel is handled at once, even while a read waits on the network). Dropped streams resume
-from the last ``event_id``; when resuming keeps failing it falls back to polling. Its progress is a
-small :class:`ResearchProgress` snapshot handed to a listener after each change. No IPython imports.
+loop (so Cancel is handled at once, even while a read waits on the network). Dropped or stalled
+streams resume exactly (what arrived is never added twice); when resuming keeps failing it falls back
+to polling. Its progress is a small :class:`ResearchProgress` snapshot handed to a listener after each
+change. No IPython imports.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class ResearchRun:
         *,
         max_resumes: int = 3,
         poll_interval: float = 5.0,
+        stall_timeout: float | None = None,
         existing_id: str | None = None,
     ) -> None:
         self.connection = connection
@@ -132,6 +134,8 @@ class ResearchRun:
         self.result = result
         self.max_resumes = max_resumes
         self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self._state = ev.StreamNormaliser()
         self.existing_id = existing_id
         self.tracker = ProgressTracker()
         self.error: GeminiError | None = None
@@ -219,7 +223,7 @@ class ResearchRun:
             asyncio.run(self._run())
             self._recorder.close()
         except BaseException as exc:  # noqa: BLE001 - reported through the handle, never lost
-            self._recorder.close(failed=exc)
+            self._recorder.close(failed=exc, state=self._state)
             if isinstance(exc, asyncio.CancelledError) and self.cancel_requested:
                 self.result.status = "cancelled"
             else:
@@ -247,7 +251,7 @@ class ResearchRun:
     async def _run(self) -> None:
         client = self.connection.new_client()  # its connections belong to this event loop
         interactions = client.aio.interactions
-        state = ev.StreamNormaliser()
+        state = self._state
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.current_task()
@@ -262,6 +266,7 @@ class ResearchRun:
                 translate=self.connection.translate,
                 state=state,
                 existing_id=self.existing_id,
+                stall_timeout=self.stall_timeout,
             ):
                 self._feed(event)
             return
@@ -279,7 +284,7 @@ class ResearchRun:
         self._notify()
         while True:
             try:
-                interaction = await interactions.get(interaction_id)
+                interaction = await interactions.get(interaction_id, **ev.stall_options(self.stall_timeout))
             except Exception as exc:
                 raise self.connection.translate(exc) from None
             if str(interaction.status) not in ("in_progress", "queued"):

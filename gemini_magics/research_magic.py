@@ -46,6 +46,7 @@ def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
         options,
         result,
         max_resumes=magics.max_resumes,
+        stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
     )
     try:
@@ -117,6 +118,7 @@ def resume(magics: GeminiMagics, interaction_id: str) -> ResearchRun:
         None,
         result,
         max_resumes=magics.max_resumes,
+        stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
         existing_id=interaction_id,
     ).start()

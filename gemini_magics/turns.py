@@ -41,6 +41,7 @@ class TurnRecorder:
         elif isinstance(event, ev.MediaDelta):
             self._add_media(event)
         elif isinstance(event, ev.Finished):
+            result.interaction_id = event.interaction_id or result.interaction_id
             result.status = event.status
             result.usage = event.usage
             result.steps = event.steps
@@ -55,10 +56,14 @@ class TurnRecorder:
         kept = self.result.audio if event.kind == "audio" else self.result.videos
         kept.append(GeneratedMedia(event.base64_data, mime, event.uri, len(kept) + 1, event.kind))
 
-    def close(self, *, failed: BaseException | None = None) -> GeminiResult:
-        """Settle the text and the status, also when the turn ended early."""
+    def close(
+        self, *, failed: BaseException | None = None, state: ev.StreamNormaliser | None = None
+    ) -> GeminiResult:
+        """Settle the text and the status, also when the turn ended early (``state``: its steps)."""
         result = self.result
         result.text, result.thoughts = "".join(self._text), "".join(self._thoughts)
+        if failed is not None and state is not None and not result.steps:
+            result.steps = state.log.snapshot()
         if failed is not None and result.status in ("in_progress", "completed"):
             stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
             result.status = "incomplete" if stopped else "failed"
@@ -70,11 +75,21 @@ class TurnRecorder:
 class TurnRunner:
     """Sends turns for one kernel's connection and keeps their threads consistent."""
 
-    def __init__(self, connection: Connection, max_resumes: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        max_resumes: Callable[[], int],
+        stall_timeout: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.connection = connection
         self.max_resumes = max_resumes
+        self.stall_timeout = stall_timeout
 
-    def events(self, options: TurnOptions, *, unary: bool = False) -> Iterator[ev.Event]:
+    def events(
+        self, options: TurnOptions, *, unary: bool = False, state: ev.StreamNormaliser | None = None
+    ) -> Iterator[ev.Event]:
+        """The turn's normalised events; a unary call waits for the whole answer (no stall timeout:
+        the server sends nothing until it is done, so silence is not a stall)."""
         interactions = self._client().interactions
         request = build_request(options)
         if unary:
@@ -84,7 +99,12 @@ class TurnRunner:
                 raise self.connection.translate(exc) from None
             return ev.interaction_events(interaction)
         return ev.stream_events(
-            interactions, request, max_resumes=self.max_resumes(), translate=self.connection.translate
+            interactions,
+            request,
+            max_resumes=self.max_resumes(),
+            translate=self.connection.translate,
+            state=state,
+            stall_timeout=self.stall_timeout(),
         )
 
     def _client(self) -> Any:
@@ -106,12 +126,13 @@ class TurnRunner:
         """One turn in the calling thread; raises ThreadBusy when the thread has a turn running."""
         with thread.acquire():
             recorder = TurnRecorder(result)
+            state = ev.StreamNormaliser()
             try:
-                for event in self.events(options, unary=unary):
+                for event in self.events(options, unary=unary, state=state):
                     recorder.add(event)
                     on_event(event)
             except BaseException as exc:
-                recorder.close(failed=exc)
+                recorder.close(failed=exc, state=state)
                 raise
             recorder.close()
             commit(thread, options, result, cell_id)
@@ -176,6 +197,7 @@ class BackgroundTurn:
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._main, name=f"gemini-turn-{thread.name}", daemon=True)
+        self._state = ev.StreamNormaliser()
 
     def start(self) -> None:
         self._lease = self.thread.acquire()
@@ -203,7 +225,7 @@ class BackgroundTurn:
             recorder.close()
             commit(self.thread, self.options, self.result, None)
         except (Exception, asyncio.CancelledError) as exc:
-            recorder.close(failed=exc)
+            recorder.close(failed=exc, state=self._state)
             if not isinstance(exc, asyncio.CancelledError):
                 self.error = self.runner.connection.translate(exc)
         finally:
@@ -223,6 +245,8 @@ class BackgroundTurn:
             request,
             max_resumes=self.runner.max_resumes(),
             translate=self.runner.connection.translate,
+            state=self._state,
+            stall_timeout=self.runner.stall_timeout(),
         )
         async for event in events:
             recorder.add(event)
