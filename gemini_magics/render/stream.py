@@ -43,6 +43,7 @@ class NotebookRenderer:
         self._thoughts: list[str] = []
         self._thought_display: _Display | None = None
         self._thoughts_sent_at = 0.0
+        self._retry_note: _Display | None = None
         if show_thoughts:
             self._thought_display = _Display({MARKDOWN: ""})
 
@@ -55,6 +56,12 @@ class NotebookRenderer:
         elif isinstance(event, ev.MediaDelta):
             self.segments.break_segment()
             display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+        elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
+            bundle = {MARKDOWN: f"*{html.escape(event.note)}*", "text/plain": event.note}
+            if self._retry_note is None:
+                self._retry_note = _Display(bundle)
+            else:
+                self._retry_note.update(bundle)
 
     def _publish(self, markdown: str, new_segment: bool) -> None:
         if new_segment or self._tail is None:
@@ -119,6 +126,9 @@ class TextRenderer:
                 self.stream.write(f"[thinking] {event.text}\n")
         elif isinstance(event, ev.MediaDelta):
             self.stream.write(f"\n{media_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.Retrying):
+            self.stream.write(f"{event.note}\n")
+            self.stream.flush()
 
     def flush(self, *, final: bool = True) -> None:
         if final and not self._ends_with_newline:
