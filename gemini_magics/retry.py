@@ -161,7 +161,7 @@ class RetryingInteractions(_Retrying):
                 return method(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised unless the policy says retry
                 retry = self._announce(exc, attempt)
-            time.sleep(retry.seconds)  # a kernel interrupt ends it at once
+            _sleep(retry.seconds)
             attempt += 1
 
 
@@ -189,6 +189,13 @@ class AsyncRetryingInteractions(_Retrying):
                 retry = self._announce(exc, attempt)
             await asyncio.sleep(retry.seconds)
             attempt += 1
+
+
+def _sleep(seconds: float) -> None:
+    """Sleep in short slices: a kernel interrupt (real or ``_thread.interrupt_main``) ends it at once."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, 0.1))
 
 
 def _status_of(exc: BaseException) -> int | None:
