@@ -19,6 +19,7 @@ import asyncio
 import datetime as dt
 import email.utils
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
@@ -108,12 +109,12 @@ class RetryPolicy:
     def _too_long(self, exc: BaseException, status: int, asked: float) -> GeminiAPIError:
         code, message = _code_and_message(exc)
         what = "rate limited" if status == 429 else f"server error {status}"
-        shown = f"{asked:.0f} s" if asked < 120 else f"{asked / 60:.0f} min"
+        shown = f"{asked:.3g} s" if asked < 120 else f"{asked / 60:.0f} min"
         text = (
             f"{self.redact(message) or what}; the server asked to wait {shown} before trying again, "
             f"longer than max_retry_wait ({self.max_wait:g} s): try again after {try_again_at(asked)}"
         )
-        hint = f"or allow longer waits: `%config GeminiMagics.max_retry_wait = {asked:.0f}`"
+        hint = f"or allow longer waits: `%config GeminiMagics.max_retry_wait = {math.ceil(asked)}`"
         return GeminiAPIError(text, status=status, code=code, hint=hint)
 
 
