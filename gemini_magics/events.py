@@ -84,7 +84,38 @@ class Finished:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-Event = Started | TextDelta | ThoughtDelta | MediaDelta | ToolActivity | Citation | StatusChanged | Finished
+@dataclass(frozen=True)
+class Retrying:
+    """A call failed with ``status`` and will be tried again (attempt ``attempt`` of ``attempts``)
+    after ``seconds``; ``message`` is the server's own word, with the key already scrubbed out."""
+
+    seconds: float
+    status: int
+    message: str = ""
+    attempt: int = 2
+    attempts: int = 5
+
+    @property
+    def note(self) -> str:
+        """One line for people: "rate limited; retrying in 3 s (attempt 2 of 5)"."""
+        what = {429: "rate limited", 408: "request timed out", 409: "conflict"}.get(
+            self.status, f"server error {self.status}"
+        )
+        wait = f"{self.seconds:.0f} s" if self.seconds >= 1 else f"{self.seconds:.1f} s"
+        return f"{what}; retrying in {wait} (attempt {self.attempt} of {self.attempts})"
+
+
+Event = (
+    Started
+    | TextDelta
+    | ThoughtDelta
+    | MediaDelta
+    | ToolActivity
+    | Citation
+    | StatusChanged
+    | Finished
+    | Retrying
+)
 
 
 def media_of(block: dict[str, Any]) -> MediaDelta:

@@ -74,6 +74,13 @@ class GeminiMagics(Magics):
         help="How many resumes in a row may bring nothing new before a dropped or stalled stream fails.",
     ).tag(config=True)
 
+    max_retry_wait = Float(
+        60.0,
+        min=0.0,
+        help="Longest wait, in seconds, before retrying a rate-limited (429) or failed (408, 409, 5xx) "
+        "call when the server asks for one (Retry-After); a longer wait fails at once, saying when to "
+        "try again. Calls are tried 5 times in all.",
+    ).tag(config=True)
     stall_timeout = Float(
         60.0,
         min=0.0,
@@ -85,7 +92,7 @@ class GeminiMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.connection = Connection(base_url=self.base_url)
+        self.connection = Connection(base_url=self.base_url, max_retry_wait=self.max_retry_wait)
         self.threads = Threads()
         self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
         self.last_result: GeminiResult | None = None
@@ -107,6 +114,10 @@ class GeminiMagics(Magics):
     @observe("base_url")
     def _base_url_changed(self, change: dict[str, Any]) -> None:
         self.connection.base_url = change["new"]
+
+    @observe("max_retry_wait")
+    def _max_retry_wait_changed(self, change: dict[str, Any]) -> None:
+        self.connection.max_retry_wait = change["new"]
 
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
@@ -305,12 +316,12 @@ class GeminiMagics(Magics):
         if result.status == "incomplete":
             renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
         elif result.status != "completed":
-            details = "; ".join(e.get("message", "") for e in result.errors if e)
+            details = "; ".join(str(e.get("message", "")) for e in result.errors if e)
             raise GeminiTurnIncomplete(
                 result.status,
                 f"the interaction ended {result.status}" + (f": {details}" if details else ""),
                 hint="run the cell again; the thread was left as it was",
-            )
+            ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
     def _substitute(self, text: str) -> str:

@@ -188,7 +188,7 @@ class ResearchRun:
             return
         if interaction_id:
             try:
-                self.connection.client().interactions.cancel(interaction_id)
+                self.connection.interactions().cancel(interaction_id)
             except Exception as exc:
                 raise self.connection.translate(exc) from None
         with self._lock:  # stop streaming now, rather than when the server's last events arrive
@@ -218,7 +218,7 @@ class ResearchRun:
             listener(self)
 
     def _main(self) -> None:
-        self._recorder = TurnRecorder(self.result)
+        self._recorder = TurnRecorder(self.result, self.connection.scrub)
         try:
             asyncio.run(self._run())
             self._recorder.close()
@@ -244,13 +244,16 @@ class ResearchRun:
             self._settled.set()
 
     def _feed(self, event: ev.Event) -> None:
-        self._recorder.add(event)
-        if self.tracker.update(event):
+        if self.tracker.update(self._recorder.add(event)):
             self._notify()
 
+    def _retrying(self, retry: ev.Retrying) -> None:
+        self.tracker.progress = replace(self.tracker.progress, message=retry.note)
+        self._notify()
+
     async def _run(self) -> None:
-        client = self.connection.new_client()  # its connections belong to this event loop
-        interactions = client.aio.interactions
+        # a fresh client: its connections belong to this event loop
+        interactions = self.connection.async_interactions(on_retry=self._retrying)
         state = self._state
         with self._lock:
             self._loop = asyncio.get_running_loop()
@@ -291,6 +294,6 @@ class ResearchRun:
                 break
             await asyncio.sleep(self.poll_interval)
         self.result.images.clear()  # the full timeline replaces what the stream had delivered
-        self._recorder = TurnRecorder(self.result)
+        self._recorder = TurnRecorder(self.result, self.connection.scrub)
         for event in ev.interaction_events(interaction):
             self._feed(event)

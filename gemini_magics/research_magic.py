@@ -130,7 +130,8 @@ def resume(magics: GeminiMagics, interaction_id: str) -> ResearchRun:
 def cancel(magics: GeminiMagics, interaction_id: str) -> None:
     magics._require_key()
     try:
-        interaction = magics.connection.client().interactions.cancel(interaction_id)
+        interactions = magics.connection.interactions(on_retry=lambda retry: print(retry.note))
+        interaction = interactions.cancel(interaction_id)
     except Exception as exc:
         raise magics.connection.translate(exc) from None
     print(f"research {interaction_id}: {interaction.status}")

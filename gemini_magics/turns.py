@@ -9,12 +9,14 @@ task and interrupts even a read that is waiting on the network. No IPython impor
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import events as ev
 from .client import Connection
+from .errors import GeminiError
 from .request import TurnOptions, build_request
 from .result import GeminiResult, GeneratedImage, GeneratedMedia
 from .threads import Thread, Turn
@@ -22,15 +24,31 @@ from .threads import Thread, Turn
 EventSink = Callable[[ev.Event], None]
 
 
-class TurnRecorder:
-    """Builds a :class:`GeminiResult` from a turn's events."""
+def _unchanged(value: Any) -> Any:
+    return value
 
-    def __init__(self, result: GeminiResult) -> None:
+
+class TurnRecorder:
+    """Builds a :class:`GeminiResult` from a turn's events.
+
+    Server text enters the package here, so this is where the key is scrubbed out of it (``scrub``
+    is the connection's): :meth:`add` returns the event to pass on, its text, tool details and error
+    messages scrubbed; :meth:`close` scrubs the whole answer, thoughts, steps and errors once more,
+    which catches a key that arrived split across deltas.
+    """
+
+    def __init__(self, result: GeminiResult, scrub: Callable[[Any], Any] = _unchanged) -> None:
         self.result = result
+        self.scrub = scrub
         self._text: list[str] = []
         self._thoughts: list[str] = []
 
-    def add(self, event: ev.Event) -> None:
+    def add(self, event: ev.Event) -> ev.Event:
+        """Record ``event``; returns it scrubbed, for the renderers."""
+        self._record(event)
+        return scrub_event(event, self.scrub)
+
+    def _record(self, event: ev.Event) -> None:
         result = self.result
         if isinstance(event, ev.TextDelta):
             self._text.append(event.text)
@@ -61,9 +79,10 @@ class TurnRecorder:
     ) -> GeminiResult:
         """Settle the text and the status, also when the turn ended early (``state``: its steps)."""
         result = self.result
-        result.text, result.thoughts = "".join(self._text), "".join(self._thoughts)
+        result.text, result.thoughts = self.scrub("".join(self._text)), self.scrub("".join(self._thoughts))
         if failed is not None and state is not None and not result.steps:
             result.steps = state.log.snapshot()
+        result.steps, result.errors = self.scrub(result.steps), self.scrub(result.errors)
         if failed is not None and result.status in ("in_progress", "completed"):
             stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
             result.status = "incomplete" if stopped else "failed"
@@ -86,11 +105,16 @@ class TurnRunner:
         self.stall_timeout = stall_timeout
 
     def events(
-        self, options: TurnOptions, *, unary: bool = False, state: ev.StreamNormaliser | None = None
+        self,
+        options: TurnOptions,
+        *,
+        unary: bool = False,
+        state: ev.StreamNormaliser | None = None,
+        on_retry: EventSink | None = None,
     ) -> Iterator[ev.Event]:
         """The turn's normalised events; a unary call waits for the whole answer (no stall timeout:
         the server sends nothing until it is done, so silence is not a stall)."""
-        interactions = self._client().interactions
+        interactions = self._interactions(on_retry)
         request = build_request(options)
         if unary:
             try:
@@ -107,9 +131,9 @@ class TurnRunner:
             stall_timeout=self.stall_timeout(),
         )
 
-    def _client(self) -> Any:
+    def _interactions(self, on_retry: EventSink | None) -> Any:
         try:
-            return self.connection.client()
+            return self.connection.interactions(on_retry)
         except Exception as exc:  # building the client can fail on a malformed base URL
             raise self.connection.translate(exc) from None
 
@@ -125,14 +149,15 @@ class TurnRunner:
     ) -> GeminiResult:
         """One turn in the calling thread; raises ThreadBusy when the thread has a turn running."""
         with thread.acquire():
-            recorder = TurnRecorder(result)
+            recorder = TurnRecorder(result, self.connection.scrub)
             state = ev.StreamNormaliser()
             try:
-                for event in self.events(options, unary=unary, state=state):
-                    recorder.add(event)
-                    on_event(event)
+                for event in self.events(options, unary=unary, state=state, on_retry=on_event):
+                    on_event(recorder.add(event))
             except BaseException as exc:
                 recorder.close(failed=exc, state=state)
+                if isinstance(exc, GeminiError):  # e.g. an in-stream error event quoting the key
+                    exc.redacted(self.connection.secrets())
                 raise
             recorder.close()
             commit(thread, options, result, cell_id)
@@ -151,6 +176,16 @@ class TurnRunner:
         turn = BackgroundTurn(self, thread, options, result, on_event, on_done)
         turn.start()
         return turn
+
+
+def scrub_event(event: ev.Event, scrub: Callable[[Any], Any]) -> ev.Event:
+    """``event`` with its server text scrubbed (media data is left alone: it is not text)."""
+    if isinstance(event, ev.MediaDelta) or scrub is _unchanged:
+        return event
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    cleaned = {k: scrub(v) for k, v in fields.items() if isinstance(v, str | dict | list)}
+    changed = {k: v for k, v in cleaned.items() if v != fields[k]}
+    return dataclasses.replace(event, **changed) if changed else event
 
 
 def commit(thread: Thread, options: TurnOptions, result: GeminiResult, cell_id: str | None) -> None:
@@ -219,7 +254,7 @@ class BackgroundTurn:
         return not self._worker.is_alive()
 
     def _main(self) -> None:
-        recorder = TurnRecorder(self.result)
+        recorder = TurnRecorder(self.result, self.runner.connection.scrub)
         try:
             asyncio.run(self._stream(recorder))
             recorder.close()
@@ -238,10 +273,11 @@ class BackgroundTurn:
             self._task = asyncio.current_task()
             if self.stopped:
                 raise asyncio.CancelledError
-        client = self.runner.connection.new_client()  # its connections belong to this event loop
+        # a fresh client: its connections belong to this event loop
+        interactions = self.runner.connection.async_interactions(on_retry=self._on_event)
         request = build_request(self.options)
         events = ev.astream_events(
-            client.aio.interactions,
+            interactions,
             request,
             max_resumes=self.runner.max_resumes(),
             translate=self.runner.connection.translate,
@@ -249,5 +285,4 @@ class BackgroundTurn:
             stall_timeout=self.runner.stall_timeout(),
         )
         async for event in events:
-            recorder.add(event)
-            self._on_event(event)
+            self._on_event(recorder.add(event))

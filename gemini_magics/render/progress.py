@@ -153,12 +153,16 @@ class TextProgress:
         self._phase = ""
         self._printed_at = 0.0
         self._last_line = ""
+        self._message = ""
 
     def tick(self) -> None:
         progress = self.run.progress
         now = time.monotonic()
         line = summary_line(progress)
         changed_phase = progress.phase != self._phase
+        if progress.message and progress.message != self._message:  # e.g. "rate limited; retrying…"
+            self._message = progress.message
+            self.stream.write(f"[research] {progress.message}\n")
         if changed_phase or (now - self._printed_at >= TEXT_EVERY and line != self._last_line):
             self.stream.write(f"[research] {line}\n")
             self.stream.flush()

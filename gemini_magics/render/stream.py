@@ -59,6 +59,7 @@ class NotebookRenderer:
         self._thoughts_shown = 0
         self._thought_display: _Display | None = None
         self._thoughts_sent_at = 0.0
+        self._retry_note: _Display | None = None
         if show_thoughts:  # reserved above the answer; stays empty when no thoughts arrive
             self._thought_display = _Display({HTML: "", "text/plain": ""})
 
@@ -73,6 +74,12 @@ class NotebookRenderer:
             elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
                 display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+            elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
+                bundle = {HTML: note_html(event.note), "text/plain": event.note}
+                if self._retry_note is None:
+                    self._retry_note = _Display(bundle)
+                else:
+                    self._retry_note.update(bundle)
 
     def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
         if new_segment or self._tail is None:
@@ -187,6 +194,9 @@ class TextRenderer:
             self._write(self._pending)
             self._pending = ""
             self._write(f"\n{media_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.Retrying):
+            self.stream.write(f"{self._clean(event.note)}\n")
+            self.stream.flush()
 
     def flush(self, *, final: bool = True) -> None:
         if final:

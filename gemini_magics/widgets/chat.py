@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - the `widgets` extra is not installed
     raise UsageError("the chat panel needs ipywidgets: pip install 'gemini_magics[widgets]'") from None
 
+from .. import events as ev
 from .. import models
 from ..attach import AttachError, content_blocks
 from ..errors import GeminiError, redact
@@ -100,6 +101,7 @@ class ChatPanel:
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
         self._stop_requested = False
+        self._retry_note = ""
         self._lock = threading.RLock()
         self._entries: list[_Entry] = []
         self._build()
@@ -321,6 +323,13 @@ class ChatPanel:
     def _relay(self, reply: StreamingReply) -> Callable[[Any], None]:
         @_guarded
         def on_event(self: ChatPanel, event: Any) -> None:
+            if isinstance(event, ev.Retrying):  # the status line says so until the answer starts
+                self._retry_note = event.note
+                self._show_status(event.note)
+                return
+            if self._retry_note:
+                self._retry_note = ""
+                self._show_status()
             reply.handle(event)
 
         return functools.partial(on_event, self)
@@ -356,9 +365,9 @@ class ChatPanel:
         self.stop_button.disabled = not streaming
         self._show_status()
 
-    def _show_status(self) -> None:
+    def _show_status(self, note: str = "") -> None:
         turns = len(self.thread.turns)
-        state = " · answering…" if self.running else ""
+        state = f" · {note}" if note else " · answering…" if self.running else ""
         self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
 
     def _refuse(self, message: str, hint: str = "") -> bool:
