@@ -169,7 +169,9 @@ class GeminiMagics(Magics):
             if words and words[0] in subcommands.COMMANDS:
                 subcommands.COMMANDS[words[0]](self, words[1:])
                 return
-        args = _parse(self.gemini, line)
+        args = _parse(self.gemini, line, cell=cell is not None)
+        if not args.research and (args.agent is not None or args.max or args.wait):
+            raise UsageError("--agent, --max and --wait go with --research; add --research or drop them")
         if cell is not None and args.prompt:
             raise UsageError(
                 f"unexpected words on the %%gemini line: {' '.join(args.prompt)!r}; "
@@ -232,7 +234,7 @@ class GeminiMagics(Magics):
         name = self.thread if name is None else name
         problem = name_problem(name)
         if problem:
-            raise UsageError(f"-t: {problem}")
+            raise UsageError(problem)
         return self.threads[name]
 
     def _require_key(self) -> None:
@@ -246,7 +248,14 @@ class GeminiMagics(Magics):
         text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
         prompt = text if args.raw else self._substitute(text)
         if not prompt.strip():
-            raise UsageError("empty prompt: write it on the lines below %%gemini")
+            if getattr(args, "cell", True):
+                raise UsageError("empty prompt: write it on the lines below %%gemini")
+            if args.attach:
+                raise UsageError(
+                    "empty prompt: --attach takes every word after it, so write the prompt first: "
+                    "%gemini PROMPT --attach NAME"
+                )
+            raise UsageError("empty prompt: write it after %gemini, or use a %%gemini cell")
         return prompt
 
     def _model_and_images(self, args: Any, parent: Turn | None, renderer: Any) -> tuple[str, Any]:
@@ -293,7 +302,8 @@ class GeminiMagics(Magics):
                 values[name] = resolve(name, self.shell.user_ns)
             except UnknownVariable as exc:
                 if exc.raised:
-                    raise UsageError(f"--attach {name}: reading it failed with {exc.reason}") from None
+                    reason = redact(exc.reason, self.connection.secrets())
+                    raise UsageError(f"--attach {name}: reading it failed with {reason}") from None
                 raise UsageError(f"--attach {name}: {exc.reason}; define it first") from None
         try:
             return content_blocks(values)
@@ -401,6 +411,8 @@ def check_options(args: Any) -> None:
         raise UsageError("-t needs a thread name, e.g. -t lesson (`%gemini threads` lists them)")
     if args.out is not None:
         check_variable_name(args.out)
+    if getattr(args, "save", None) is not None and not args.save.strip():
+        raise UsageError("--save needs a folder, e.g. --save pictures")
     temperature = getattr(args, "temperature", None)
     if temperature is not None and not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
         raise UsageError(f"--temperature must be a number from 0 to 2, not {temperature}")
@@ -417,7 +429,7 @@ def check_variable_name(name: str) -> None:
         raise UsageError(f"-o {name}: IPython itself uses {name}; pick another name, e.g. -o answer")
 
 
-def _parse(magic: Any, line: str) -> Any:
+def _parse(magic: Any, line: str, *, cell: bool = False) -> Any:
     """Parse the magic line; quoted option values lose their quotes, prompt words keep theirs.
 
     A line with an unbalanced quote and no options (``%gemini what's new?``) is all prompt;
@@ -426,14 +438,16 @@ def _parse(magic: Any, line: str) -> Any:
     try:
         args = parse_argstring(magic, line)
     except ValueError as exc:  # shlex: "No closing quotation"
-        if line.strip() and not line.lstrip().startswith("-"):
+        if not cell and line.strip() and not line.lstrip().startswith("-"):
             args = parse_argstring(magic, "")
-            args.prompt = [line.strip()]
+            args.prompt, args.cell = [line.strip()], cell
             return args
+        where = "%%gemini" if cell else "%gemini"
         raise UsageError(
-            f"the %gemini line has an unbalanced quote ({exc}): close it, e.g. -s 'Be terse.', "
+            f"the {where} line has an unbalanced quote ({exc}): close it, e.g. -s 'Be terse.', "
             "or put the prompt in the cell body"
         ) from None
+    args.cell = cell
     for name in ("model", "thread", "system", "out", "save", "agent"):
         value = getattr(args, name)
         if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
