@@ -224,6 +224,8 @@ class GeminiMagics(Magics):
             if args.save and result.images:
                 save_error = self._save_images(result, Path(args.save), thread, parent, renderer)
             renderer.footer(self._footer_info(result))
+        if result.status == "completed" and thread.turn(result.interaction_id) is None:
+            renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
         self._report_outcome(result, renderer)
         if save_error is not None:
             raise save_error

@@ -16,7 +16,7 @@ from gemini_magics.threads import Thread, Turn
 from gemini_magics.widgets.chat import RESET_NOTE
 from gemini_magics.widgets.messages import StreamingReply
 
-from .support import creates
+from .support import creates, markdown_of
 from .test_chat import notice, panels, shown, wait_for  # noqa: F401 (panels is a fixture)
 from .test_research import panels as research_panels  # noqa: F401 (a fixture)
 
@@ -216,3 +216,27 @@ def test_resume_refuses_bad_options_in_one_line(ip, emulator):
             ip.run(line)
         assert "\n" not in str(caught.value)
     assert creates(emulator) == []
+
+
+def test_a_reset_while_a_cell_streams_wins_and_the_cell_says_so(ip, emulator, monkeypatch):
+    from gemini_magics.render.stream import NotebookRenderer
+
+    emulator.enqueue(Reply.text("Earlier."), Reply.text("Streaming."), Reply.text("Fresh."))
+    ip.run("%%gemini\nEarlier", cell_id="a")
+    thread = ip.magics.threads["default"]
+    original = NotebookRenderer.handle
+    reset_once = threading.Event()
+
+    def handle(self, event):
+        if not reset_once.is_set():  # a reset from elsewhere (a panel's New chat) lands mid-stream
+            reset_once.set()
+            ip.magics.threads["default"].reset()
+        original(self, event)
+
+    monkeypatch.setattr(NotebookRenderer, "handle", handle)
+    cell = ip.run("%%gemini\nDuring", cell_id="b")
+    assert thread.turns == [] and ip.user_ns["_gemini"].status == "completed"
+    assert "The thread was reset while this answer streamed" in markdown_of(cell)
+    monkeypatch.setattr(NotebookRenderer, "handle", original)
+    ip.run("%%gemini\nAfter", cell_id="c")
+    assert _previous(emulator)[2] is None

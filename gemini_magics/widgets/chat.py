@@ -28,7 +28,7 @@ from ..attach import AttachError, content_blocks
 from ..errors import GeminiError, redact
 from ..request import TurnOptions
 from ..result import GeminiResult
-from ..threads import Thread, ThreadBusy
+from ..threads import Thread, ThreadBusy, name_problem
 from .messages import (
     FAILED_CLASS,
     STOPPED_CLASS,
@@ -101,6 +101,9 @@ class ChatPanel:
     ) -> None:
         self.magics = magics if magics is not None else _current_magics()
         self.thread_name = thread or self.magics.thread
+        problem = name_problem(self.thread_name)
+        if problem:
+            raise UsageError(problem)
         self.show_thoughts = show_thoughts
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
