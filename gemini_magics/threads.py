@@ -67,7 +67,7 @@ def name_problem(name: str) -> str | None:
     if not _NAME.fullmatch(name):
         return (
             f"thread name {name!r} is not allowed: it is used in file names, so use letters, digits, "
-            "spaces, '.', '-', '_' or '+', starting with a letter or digit (no '/', '\\' or '..')"
+            "spaces, '.', '-', '_' or '+', starting with a letter or digit (no '/', '\\' or ':')"
         )
     return None
 
