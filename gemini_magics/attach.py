@@ -61,6 +61,30 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+# types whose files always start with a signature :func:`sniff` knows: unsniffable content is not one
+SIGNED_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff", "application/pdf"}
+)
+
+
+def describe(data: bytes) -> str:
+    """What some bytes look like, for a message: their type, text, or their first bytes."""
+    mime = sniff(data)
+    if mime is not None:
+        return mime
+    if not data:
+        return "nothing (the file is empty)"
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    if text and "\x00" not in text:
+        line = " ".join(text.split())
+        return f"text ({line[:40] + '…' if len(line) > 40 else line!r})" if line else "blank text"
+    return "unrecognised data starting " + " ".join(f"{b:02x}" for b in data[:8])
+
+
 def _block(data: bytes, mime: str, name: str) -> dict[str, Any]:
     kind = KINDS.get(mime.split("/")[0])
     if kind is None or (kind == "document" and mime not in DOCUMENT_TYPES):
@@ -105,10 +129,20 @@ def _file(path: Path, name: str) -> tuple[bytes, str]:
     if size > MAX_INLINE_BYTES:
         raise AttachError(_too_large(name, size))
     data = path.read_bytes()
-    mime = sniff(data) or mimetypes.guess_type(path.name)[0]
+    sniffed, named = sniff(data), mimetypes.guess_type(path.name)[0]
+    if sniffed is None and named is not None:
+        found = describe(data)
+        texty = found.startswith(("text", "blank", "nothing")) and named != "image/svg+xml"
+        if named in SIGNED_TYPES or (named.split("/")[0] in KINDS and texty):
+            raise AttachError(
+                f"{name}: {path.name} is named like {named} but holds {found}; "
+                "attach the real file, or put text in the prompt with {{{{variable}}}}"
+            )
+    mime = sniffed or named
     if mime is None:
         raise AttachError(
-            f"{name}: cannot tell what kind of file {path.name} is; attach images, PDFs, audio or video"
+            f"{name}: cannot tell what kind of file {path.name} is (it holds {describe(data)}); "
+            "attach images, PDFs, audio or video"
         )
     return data, mime
 
@@ -127,7 +161,10 @@ def content_block(value: Any, name: str) -> dict[str, Any]:
         data = bytes(value)
         mime = sniff(data)
         if mime is None:
-            raise AttachError(f"{name}: these bytes are not an image, PDF, audio or video file I recognise")
+            raise AttachError(
+                f"{name}: these bytes are {describe(data)}, not an image, PDF, audio or video file; "
+                "attach one of those, or put text in the prompt with {{{{variable}}}}"
+            )
         return _checked(data, mime, name)
     if isinstance(value, (str, os.PathLike)):
         path = Path(os.fspath(value)).expanduser()

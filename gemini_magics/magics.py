@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import keyword
+import math
 import os
 import re
 import shlex
@@ -29,11 +31,14 @@ from .prompt import UnknownVariable, resolve, substitute
 from .render.stream import NotebookRenderer, TextRenderer
 from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .result import GeminiResult
-from .threads import ThreadBusy, Threads, Turn
+from .threads import Thread, ThreadBusy, Threads, Turn, name_problem
 from .turns import TurnRunner
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
 _LINE_MAGIC = re.compile(r"^(\s*)%gemini(\s.*)$")
+# names the shell itself relies on: -o must not overwrite them
+_SHELL_NAMES = frozenset({"get_ipython", "In", "Out", "exit", "quit", "_gemini", "_", "__", "___"})
+_SHELL_NAME_PATTERN = re.compile(r"_\d+|_i+|_i\d+|_[iod]h")
 
 
 def route_questions_to_the_magic(lines: list[str]) -> list[str]:
@@ -97,6 +102,7 @@ class GeminiMagics(Magics):
         self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
         self.last_result: GeminiResult | None = None
         self._cell_id: str | None = None
+        self._execution = 0  # counts cell executions: the turns of one execution chain
         self._finalizer = weakref.finalize(self, self.connection.close)
         if shell is not None:
             shell.events.register("pre_run_cell", self._remember_cell)
@@ -121,6 +127,11 @@ class GeminiMagics(Magics):
 
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
+        self._execution += 1
+
+    def slot(self, thread: Thread) -> Any:
+        """Where a turn from the running cell joins ``thread`` (the first turn of a run rewinds)."""
+        return thread.slot(self._cell_id, self._execution if self._cell_id else None)
 
     # -- the magic ---------------------------------------------------------------------------------
     @no_var_expand
@@ -181,7 +192,9 @@ class GeminiMagics(Magics):
             if words and words[0] in subcommands.COMMANDS:
                 subcommands.COMMANDS[words[0]](self, words[1:])
                 return
-        args = _parse(self.gemini, line)
+        args = _parse(self.gemini, line, cell=cell is not None)
+        if not args.research and (args.agent is not None or args.max or args.wait):
+            raise UsageError("--agent, --max and --wait go with --research; add --research or drop them")
         if cell is not None and args.prompt:
             raise UsageError(
                 f"unexpected words on the %%gemini line: {' '.join(args.prompt)!r}; "
@@ -195,18 +208,18 @@ class GeminiMagics(Magics):
 
     # -- one turn ------------------------------------------------------------------------------
     def run_turn(self, args: Any, text: str) -> GeminiResult:
+        check_options(args)
         prompt = self._prompt(args, text)
         self._require_key()
-        if args.out is not None and not args.out.isidentifier():
-            raise UsageError(f"-o needs a variable name, not {args.out!r}")
         attachments = self._attachments(args.attach or [])
-        thread = self.threads[args.thread or self.thread]
+        thread = self.thread_named(args.thread)
         renderer = self._renderer(show_thoughts=args.show_thoughts)
         if thread.busy:
             raise busy_error(ThreadBusy(thread.name))
         if args.new:
             thread.reset()
-        parent = thread.parent_for(self._cell_id)
+        slot = self.slot(thread)
+        parent = slot.parent_id
         model, image_output = self._model_and_images(args, thread.turn(parent), renderer)
         if self.connection.offline:
             renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
@@ -224,19 +237,30 @@ class GeminiMagics(Magics):
         )
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
         self._publish(result, args.out)
+        save_error: UsageError | None = None
         try:
-            self.turns.run(
-                thread, options, result, on_event=renderer.handle, cell_id=self._cell_id, unary=args.no_stream
-            )
+            self.turns.run(thread, options, result, on_event=renderer.handle, slot=slot, unary=args.no_stream)
         except ThreadBusy as exc:
             raise busy_error(exc) from None
         finally:
             renderer.flush(final=True)
             if args.save and result.images:
-                self._save_images(result, Path(args.save), thread, parent, renderer)
+                save_error = self._save_images(result, Path(args.save), thread, parent, renderer)
             renderer.footer(self._footer_info(result))
+        if result.status == "completed" and thread.turn(result.interaction_id) is None:
+            renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
         self._report_outcome(result, renderer)
+        if save_error is not None:
+            raise save_error
         return result
+
+    def thread_named(self, name: str | None) -> Thread:
+        """The thread ``-t name`` (or the configured default) asks for; a bad name is a UsageError."""
+        name = self.thread if name is None else name
+        problem = name_problem(name)
+        if problem:
+            raise UsageError(problem)
+        return self.threads[name]
 
     def _require_key(self) -> None:
         if self.connection.api_key() is None:
@@ -249,7 +273,14 @@ class GeminiMagics(Magics):
         text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
         prompt = text if args.raw else self._substitute(text)
         if not prompt.strip():
-            raise UsageError("empty prompt: write it on the lines below %%gemini")
+            if getattr(args, "cell", True):
+                raise UsageError("empty prompt: write it on the lines below %%gemini")
+            if args.attach:
+                raise UsageError(
+                    "empty prompt: --attach takes every word after it, so write the prompt first: "
+                    "%gemini PROMPT --attach NAME"
+                )
+            raise UsageError("empty prompt: write it after %gemini, or use a %%gemini cell")
         return prompt
 
     def _model_and_images(self, args: Any, parent: Turn | None, renderer: Any) -> tuple[str, Any]:
@@ -295,22 +326,47 @@ class GeminiMagics(Magics):
             try:
                 values[name] = resolve(name, self.shell.user_ns)
             except UnknownVariable as exc:
+                if exc.raised:
+                    reason = redact(exc.reason, self.connection.secrets())
+                    raise UsageError(f"--attach {name}: reading it failed with {reason}") from None
                 raise UsageError(f"--attach {name}: {exc.reason}; define it first") from None
         try:
             return content_blocks(values)
         except AttachError as exc:
             raise UsageError(str(exc)) from None
+        except Exception as exc:  # e.g. a figure whose savefig raises
+            reason = redact(f"{type(exc).__name__}: {exc}", self.connection.secrets())
+            raise UsageError(f"--attach: converting {', '.join(values)} failed with {reason}") from None
 
     def _save_images(
         self, result: GeminiResult, folder: Path, thread: Any, parent: str | None, renderer: Any
-    ) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+    ) -> UsageError | None:
+        """Write the turn's pictures into ``folder`` (made with its parents, like ``mkdir -p``).
+
+        A failure is returned, not raised, so the answer's footer and outcome are still shown.
+        """
         turn_number = next((i + 2 for i, t in enumerate(thread.turns) if t.interaction_id == parent), 1)
-        saved = [
-            image.save(folder / f"{thread.name}-{turn_number:03d}-{image.index}.{image.extension}")
-            for image in result.images
-        ]
-        renderer.note("Saved " + ", ".join(str(path) for path in saved))
+        saved: list[str] = []
+        target = folder
+        try:
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(f"{folder} is a file, not a folder")
+            folder.mkdir(parents=True, exist_ok=True)
+            for image in result.images:
+                target = folder / f"{thread.name}-{turn_number:03d}-{image.index}.{image.extension}"
+                if target.parent != folder:  # name_problem keeps thread names to one path part
+                    raise ValueError(f"{target.name} would be written outside {folder}")
+                saved.append(str(image.save(target)))
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            if saved:
+                renderer.note("Saved " + ", ".join(saved))
+            return UsageError(
+                f"--save {folder}: could not write {target} ({reason}); the answer is kept in _gemini: "
+                "pick a writable folder, or save with _gemini.images[0].save(PATH)"
+            )
+        renderer.note("Saved " + ", ".join(saved))
+        return None
 
     def _report_outcome(self, result: GeminiResult, renderer: Any) -> None:
         if result.status == "incomplete":
@@ -328,9 +384,13 @@ class GeminiMagics(Magics):
         try:
             return substitute(text, self.shell.user_ns)
         except UnknownVariable as exc:
-            raise UsageError(
-                f"{exc.reason} in {{{{{exc.reference}}}}}; define it first, or use --raw"
-            ) from None
+            reason = redact(exc.reason, self.connection.secrets())
+            if exc.raised:
+                raise UsageError(
+                    f"reading {{{{{exc.reference}}}}} failed with {reason}; fix it, or use --raw "
+                    "to send the braces as they are"
+                ) from None
+            raise UsageError(f"{reason} in {{{{{exc.reference}}}}}; define it first, or use --raw") from None
 
     def _model(self, requested: str | None) -> str:
         model = requested or self.model
@@ -371,10 +431,52 @@ def busy_error(exc: ThreadBusy) -> UsageError:
     return UsageError(f"{exc}; wait for it to finish, or use -t OTHER")
 
 
-def _parse(magic: Any, line: str) -> Any:
-    """Parse the magic line; quoted option values lose their quotes, prompt words keep theirs."""
-    args = parse_argstring(magic, line)
-    for name in ("model", "thread", "system", "out"):
+def check_options(args: Any) -> None:
+    """Refuse option values the API or the shell cannot take, each with one actionable line."""
+    if args.model is not None and not args.model.strip():
+        raise UsageError("-m needs a model id, e.g. -m gemini-3.5-flash (`%gemini models` lists them)")
+    if args.thread is not None and not args.thread.strip():
+        raise UsageError("-t needs a thread name, e.g. -t lesson (`%gemini threads` lists them)")
+    if args.out is not None:
+        check_variable_name(args.out)
+    if getattr(args, "save", None) is not None and not args.save.strip():
+        raise UsageError("--save needs a folder, e.g. --save pictures")
+    temperature = getattr(args, "temperature", None)
+    if temperature is not None and not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
+        raise UsageError(f"--temperature must be a number from 0 to 2, not {temperature}")
+    tokens = getattr(args, "max_output_tokens", None)
+    if tokens is not None and tokens <= 0:
+        raise UsageError(f"--max-output-tokens must be a positive number of tokens, not {tokens}")
+
+
+def check_variable_name(name: str) -> None:
+    """``-o NAME``: a plain identifier the shell does not rely on."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(f"-o needs a variable name, not {name!r}; e.g. -o answer")
+    if name in _SHELL_NAMES or _SHELL_NAME_PATTERN.fullmatch(name):
+        raise UsageError(f"-o {name}: IPython itself uses {name}; pick another name, e.g. -o answer")
+
+
+def _parse(magic: Any, line: str, *, cell: bool = False) -> Any:
+    """Parse the magic line; quoted option values lose their quotes, prompt words keep theirs.
+
+    A line with an unbalanced quote and no options (``%gemini what's new?``) is all prompt;
+    with options it is refused with one line.
+    """
+    try:
+        args = parse_argstring(magic, line)
+    except ValueError as exc:  # shlex: "No closing quotation"
+        if not cell and line.strip() and not line.lstrip().startswith("-"):
+            args = parse_argstring(magic, "")
+            args.prompt, args.cell = [line.strip()], cell
+            return args
+        where = "%%gemini" if cell else "%gemini"
+        raise UsageError(
+            f"the {where} line has an unbalanced quote ({exc}): close it, e.g. -s 'Be terse.', "
+            "or put the prompt in the cell body"
+        ) from None
+    args.cell = cell
+    for name in ("model", "thread", "system", "out", "save", "agent"):
         value = getattr(args, name)
         if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             setattr(args, name, value[1:-1])

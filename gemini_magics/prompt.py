@@ -21,12 +21,20 @@ _PART = re.compile(r"\.\s*([A-Za-z_]\w*)|\[\s*(-?\d+|'[^'\\]*'|\"[^\"\\]*\")\s*\
 
 
 class UnknownVariable(LookupError):
-    """A ``{{reference}}`` names something the namespace does not have."""
+    """A ``{{reference}}`` names something the namespace does not have (or reading it raised:
+    ``raised`` is then True and ``reason`` names the exception's type and message)."""
 
-    def __init__(self, reference: str, reason: str) -> None:
+    def __init__(self, reference: str, reason: str, *, raised: bool = False) -> None:
         super().__init__(f"{{{{{reference}}}}}: {reason}")
         self.reference = reference
         self.reason = reason
+        self.raised = raised
+
+
+def _failure(exc: BaseException) -> str:
+    message = " ".join(str(exc).split())
+    message = message if len(message) <= 200 else message[:197] + "…"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def resolve(reference: str, namespace: Mapping[str, Any]) -> Any:
@@ -42,7 +50,9 @@ def resolve(reference: str, namespace: Mapping[str, Any]) -> Any:
         try:
             value = getattr(value, attribute) if attribute else value[ast.literal_eval(index)]
         except (AttributeError, LookupError, TypeError) as exc:
-            raise UnknownVariable(reference, f"{type(exc).__name__}: {exc}") from None
+            raise UnknownVariable(reference, _failure(exc)) from None
+        except Exception as exc:  # a property or __getitem__ that raises something else
+            raise UnknownVariable(reference, _failure(exc), raised=True) from None
     return value
 
 
@@ -53,6 +63,10 @@ def substitute(text: str, namespace: Mapping[str, Any]) -> str:
         reference = match.group(1)
         if not _REFERENCE.fullmatch(reference):
             return match.group(0)
-        return str(resolve(reference, namespace))
+        value = resolve(reference, namespace)
+        try:
+            return str(value)
+        except Exception as exc:  # a __str__ that raises
+            raise UnknownVariable(reference, f"str() raised {_failure(exc)}", raised=True) from None
 
     return _PLACEHOLDER.sub(replace, text)

@@ -21,7 +21,7 @@ from .client import Connection
 from .errors import GeminiConnectionError, GeminiError
 from .request import TurnOptions, build_request
 from .result import GeminiResult
-from .threads import Thread
+from .threads import Slot, Thread
 from .turns import TurnRecorder, commit
 
 PHASES = ("queued", "planning", "searching", "reading", "writing", "done")
@@ -127,6 +127,7 @@ class ResearchRun:
         poll_interval: float = 5.0,
         stall_timeout: float | None = None,
         existing_id: str | None = None,
+        slot: Slot | None = None,
     ) -> None:
         self.connection = connection
         self.thread = thread
@@ -137,6 +138,9 @@ class ResearchRun:
         self.stall_timeout = stall_timeout
         self._state = ev.StreamNormaliser()
         self.existing_id = existing_id
+        self.slot = slot
+        self.joined = False  # True once the completed run joined its thread
+        self.thread_note = ""  # what happened to the thread, for the outcome message
         self.tracker = ProgressTracker()
         self.error: GeminiError | None = None
         self.cancel_requested = False
@@ -230,7 +234,7 @@ class ResearchRun:
                 self.error = self.connection.translate(exc)
         finally:
             if self.thread is not None and self.options is not None:
-                commit(self.thread, self.options, self.result, None)
+                self._join(self.thread, self.options)
             if self._lease is not None:
                 self._lease.__exit__(None, None, None)
         progress = self.tracker.progress
@@ -242,6 +246,17 @@ class ResearchRun:
             self._notify()
         finally:
             self._settled.set()
+
+    def _join(self, thread: Thread, options: TurnOptions) -> None:
+        slot = self.slot or Slot(options.previous_interaction_id, thread.generation)
+        self.joined = commit(thread, options, self.result, slot)
+        if self.result.status == "completed" and not self.joined:
+            self.thread_note = (
+                f"Thread {thread.name!r} was reset while this research ran, so the report was not added "
+                "to it; the handle's .result still holds it."
+            )
+        elif self.joined and self.existing_id:
+            self.thread_note = f"The report is now the head of thread {thread.name!r}."
 
     def _feed(self, event: ev.Event) -> None:
         if self.tracker.update(self._recorder.add(event)):

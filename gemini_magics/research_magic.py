@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import display
 
 from .errors import GeminiTurnIncomplete
@@ -23,18 +24,44 @@ AGENT_CONFIG = {"type": "deep-research", "thinking_summaries": "auto", "visualiz
 
 
 def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
-    agent = args.agent or default_agent(thorough=args.max)
-    if args.image or args.no_stream or args.thinking or args.temperature is not None:
-        raise UsageError(
-            "--research takes -t, -o, --agent, --max, --wait and --attach; drop the other options"
+    from .magics import busy_error, check_options
+
+    unsupported = [
+        flag
+        for flag, given in (
+            ("-m", args.model is not None),
+            ("-s", args.system is not None),
+            ("--image", args.image),
+            ("--aspect", args.aspect is not None),
+            ("--size", args.size is not None),
+            ("--save", args.save is not None),
+            ("--no-stream", args.no_stream),
+            ("--thinking", args.thinking is not None),
+            ("--show-thoughts", args.show_thoughts),
+            ("--temperature", args.temperature is not None),
+            ("--max-output-tokens", args.max_output_tokens is not None),
         )
+        if given
+    ]
+    if unsupported:
+        raise UsageError(
+            f"--research does not take {', '.join(unsupported)}; it takes -t, -o, --new, --agent, --max, "
+            "--wait and --attach"
+        )
+    check_options(args)
+    agent = args.agent or default_agent(thorough=args.max)
     attachments = magics._attachments(args.attach or [])
     magics._require_key()
-    thread = magics.threads[args.thread or magics.thread]
+    thread = magics.thread_named(args.thread)
+    if thread.busy:
+        raise busy_error(ThreadBusy(thread.name))
+    if args.new:
+        thread.reset()
+    slot = magics.slot(thread)  # re-running the cell rewinds, as for any other turn
     options = TurnOptions(
         model=None,
         prompt=prompt,
-        previous_interaction_id=thread.parent_for(magics._cell_id),
+        previous_interaction_id=slot.parent_id,
         attachments=tuple(attachments),
         agent=agent,
         agent_config=dict(AGENT_CONFIG),
@@ -48,12 +75,11 @@ def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
         max_resumes=magics.max_resumes,
         stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
+        slot=slot,
     )
     try:
         run.start()
     except ThreadBusy as exc:
-        from .magics import busy_error
-
         raise busy_error(exc) from None
     _publish(magics, run, args.out)
     show(magics, run, wait=args.wait, title=prompt)
@@ -89,16 +115,33 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
         raise GeminiTurnIncomplete("failed", outcome_message(run), hint="start the research again")
 
 
+def _resume_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(
+        prog="%gemini research --resume", description="Reattach to a research run.", add_help=False
+    )
+    parser.add_argument("run", metavar="ID|VAR", help="The interaction id, or a variable holding a run.")
+    parser.add_argument("--wait", action="store_true", help="Block until done, with text progress.")
+    parser.add_argument("-o", "--out", metavar="VAR", help="Also store the run in this variable.")
+    parser.add_argument("-t", "--thread", help="Join the report to this thread when it completes.")
+    return parser
+
+
 def command(magics: GeminiMagics, words: list[str]) -> None:
-    """``%gemini research PROMPT…``, ``research --resume ID`` and ``research --cancel ID``."""
-    if words[:1] in (["--resume"], ["--cancel"]):
+    """``%gemini research PROMPT…``, ``research --resume ID [--wait] [-o VAR] [-t THREAD]`` and
+    ``research --cancel ID``."""
+    if words[:1] == ["--cancel"]:
         if len(words) != 2:
+            raise UsageError("usage: %gemini research --cancel INTERACTION_ID (or a variable holding a run)")
+        cancel(magics, _interaction_id(magics, words[1]))
+        return
+    if words[:1] == ["--resume"]:
+        if len(words) < 2:
             raise UsageError(
-                f"usage: %gemini research {words[0]} INTERACTION_ID (or a variable holding a run)"
+                "usage: %gemini research --resume INTERACTION_ID [--wait] [-o VAR] [-t THREAD] "
+                "(or a variable holding a run)"
             )
-        held = magics.shell.user_ns.get(words[1])  # a variable holding a run, e.g. `report`
-        interaction_id = getattr(held, "interaction_id", None) or words[1]
-        (resume if words[0] == "--resume" else cancel)(magics, interaction_id)
+        args = _resume_parser().parse_args(words[1:])
+        resume(magics, _interaction_id(magics, args.run), wait=args.wait, out=args.out, thread=args.thread)
         return
     from .magics import _parse
 
@@ -109,21 +152,65 @@ def command(magics: GeminiMagics, words: list[str]) -> None:
     start(magics, args, magics._prompt(args, prompt))
 
 
-def resume(magics: GeminiMagics, interaction_id: str) -> ResearchRun:
+def _interaction_id(magics: GeminiMagics, word: str) -> str:
+    held = magics.shell.user_ns.get(word)  # a variable holding a run, e.g. `report`
+    return getattr(held, "interaction_id", None) or word
+
+
+def resume(
+    magics: GeminiMagics,
+    interaction_id: str,
+    *,
+    wait: bool = False,
+    out: str | None = None,
+    thread: str | None = None,
+) -> ResearchRun:
+    """Reattach to a run; with ``thread`` the completed report becomes that thread's head."""
+    from .magics import busy_error, check_variable_name
+
+    if out is not None:
+        check_variable_name(out)
     magics._require_key()
-    result = GeminiResult(prompt="", thread="", model="", interaction_id=interaction_id)
+    target = magics.thread_named(thread) if thread is not None else None
+    if target is not None and target.busy:
+        raise busy_error(ThreadBusy(target.name))
+    slot = magics.slot(target) if target is not None else None
+    label = f"(research {interaction_id}, reattached)"
+    result = GeminiResult(
+        prompt=label if target else "",
+        thread=target.name if target else "",
+        model="",
+        interaction_id=interaction_id,
+    )
+    options = None
+    if target is not None and slot is not None:
+        # nothing is sent from these options: they only describe the turn the report becomes
+        options = TurnOptions(
+            model=None, prompt=label, previous_interaction_id=slot.parent_id, agent="deep-research"
+        )
     run = ResearchRun(
         magics.connection,
-        None,
-        None,
+        target,
+        options,
         result,
         max_resumes=magics.max_resumes,
         stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
         existing_id=interaction_id,
-    ).start()
-    _publish(magics, run, None)
-    show(magics, run, wait=False, title=f"reattached to {interaction_id}")
+        slot=slot,
+    )
+    try:
+        run.start()
+    except ThreadBusy as exc:
+        raise busy_error(exc) from None
+    _publish(magics, run, out)
+    if target is not None:
+        after = f"after its {len(target.turns)} turn(s)" if target.turns else "as its first turn"
+        print(
+            f"Reattached to {interaction_id}; when it completes, the report joins thread {target.name!r} "
+            f"as its head, {after}."
+        )
+    show(magics, run, wait=wait, title=f"reattached to {interaction_id}")
     return run
 
 

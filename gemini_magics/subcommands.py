@@ -56,7 +56,7 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
         raise UsageError("usage: %gemini history [THREAD]")
     name = words[0] if words else magics.thread
     if name not in magics.threads:
-        raise UsageError(f"no thread named {name!r}; `%gemini threads` lists them")
+        raise UsageError(f"no thread named {name!r}; {_existing(magics)}")
     turns = magics.threads[name].turns
     rows = [
         (
@@ -79,15 +79,38 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
 
 
 def reset(magics: GeminiMagics, words: list[str]) -> None:
+    """Start a thread (or all) over. A turn still running on it finishes but does not join it."""
     if words == ["--all"]:
+        busy = [thread.name for thread in magics.threads if thread.busy]
         magics.threads.reset_all()
-        print("all threads start over")
+        print("all threads start over" + _still_running(busy))
         return
     if len(words) > 1:
         raise UsageError("usage: %gemini reset [THREAD|--all]")
     name = words[0] if words else magics.thread
-    magics.threads[name].reset()
-    print(f"thread {name!r} starts over")
+    thread = magics.threads.get(name)
+    if thread is None:
+        if words:
+            raise UsageError(f"no thread named {name!r}; {_existing(magics)}")
+        print(f"thread {name!r} has no turns yet")
+        return
+    busy = [name] if thread.busy else []
+    thread.reset()
+    print(f"thread {name!r} starts over" + _still_running(busy))
+
+
+def _existing(magics: GeminiMagics) -> str:
+    names = magics.threads.names
+    return "existing threads: " + ", ".join(map(repr, names)) if names else "there are no threads yet"
+
+
+def _still_running(busy: list[str]) -> str:
+    if not busy:
+        return ""
+    names = ", ".join(map(repr, busy))
+    return (
+        f"; the turn still running on {names} (a chat panel or a research run) will finish but not be added"
+    )
 
 
 def login(magics: GeminiMagics, words: list[str]) -> None:
@@ -124,7 +147,7 @@ def chat(magics: GeminiMagics, words: list[str]) -> None:
         raise UsageError("usage: %gemini chat [THREAD]")
     from .widgets.chat import show_chat
 
-    show_chat(magics, words[0] if words else magics.thread)
+    show_chat(magics, magics.thread_named(words[0] if words else None).name)
 
 
 def research(magics: GeminiMagics, words: list[str]) -> None:

@@ -1,14 +1,21 @@
 """Named conversation threads over the server-side ``previous_interaction_id`` chain. No IPython.
 
 A thread is the list of its completed turns; its head is the last turn's interaction id. A turn
-carries the Jupyter cell id it came from, so re-running that cell rewinds the thread to just before
-it: the new turn's parent is the turn before, and on completion the old turn and everything after it
-are dropped from the thread (they stay on the server, unreferenced). Nothing changes until a turn
-completes, so an interrupted or failed turn leaves the thread exactly as it was.
+carries the Jupyter cell id and the execution it came from. The first turn of a cell execution
+rewinds: re-running that cell continues from just before its earlier turns, and on completion those
+turns and everything after them are dropped from the thread (they stay on the server, unreferenced).
+Later turns of the same execution (two ``%gemini`` lines, a loop) chain after it, so a re-run leaves
+the thread as if the cell had run once. Nothing changes until a turn completes, so an interrupted or
+failed turn leaves the thread exactly as it was.
+
+Where a turn goes is fixed when it starts, as a :class:`Slot`. A reset bumps the thread's
+generation, and a turn started in an earlier generation never joins: a reset always wins, also over
+a chat panel turn or a research run that was still running when it happened.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +34,7 @@ class Turn:
     image_output: dict[str, Any] | None = None
     images: int = 0
     answer: str = ""  # the answer's text, so a chat panel opened later can show the conversation
+    execution: int | None = None  # which run of its cell made it (turns of one run chain)
 
     @property
     def snippet(self) -> str:
@@ -48,15 +56,44 @@ class ThreadBusy(RuntimeError):
         self.name = name
 
 
+_NAME = re.compile(r"\w[\w .+-]*")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a thread (None when it can). Names become ``--save`` file names, so
+    nothing that could point outside a folder: no path separators, no leading dot, no drive colon."""
+    if not name.strip():
+        return "a thread name cannot be empty"
+    if not _NAME.fullmatch(name):
+        return (
+            f"thread name {name!r} is not allowed: it is used in file names, so use letters, digits, "
+            "spaces, '.', '-', '_' or '+', starting with a letter or digit (no '/', '\\' or ':')"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a turn joins its thread, fixed when the turn starts."""
+
+    parent_id: str | None
+    generation: int
+    cell_id: str | None = None
+    execution: int | None = None
+
+
 @dataclass
 class Thread:
     name: str
     turns: list[Turn] = field(default_factory=list)
+    generation: int = 0  # bumped by every reset; a turn from an older generation never joins
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _state: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def head(self) -> str | None:
-        return self.turns[-1].interaction_id if self.turns else None
+        turns = self.turns
+        return turns[-1].interaction_id if turns else None
 
     def _position_of(self, cell_id: str | None) -> int | None:
         if cell_id is None:
@@ -66,29 +103,55 @@ class Thread:
                 return position
         return None
 
-    def parent_for(self, cell_id: str | None) -> str | None:
-        """The interaction a new turn from ``cell_id`` continues from."""
-        position = self._position_of(cell_id)
-        if position is None:
-            return self.head
-        return self.turns[position - 1].interaction_id if position > 0 else None
+    def _chains(self, cell_id: str | None, execution: int | None) -> bool:
+        """True when this cell execution already has a turn here: the next one chains after it."""
+        return cell_id is not None and any(
+            t.cell_id == cell_id and t.execution == execution for t in self.turns
+        )
+
+    def parent_for(self, cell_id: str | None, execution: int | None = None) -> str | None:
+        """The interaction a new turn from ``cell_id`` (in run ``execution``) continues from."""
+        with self._state:
+            position = None if self._chains(cell_id, execution) else self._position_of(cell_id)
+            if position is None:
+                return self.head
+            return self.turns[position - 1].interaction_id if position > 0 else None
+
+    def slot(self, cell_id: str | None = None, execution: int | None = None) -> Slot:
+        """Where a turn starting now joins: its parent, this generation, and its cell."""
+        with self._state:
+            return Slot(self.parent_for(cell_id, execution), self.generation, cell_id, execution)
 
     def turn(self, interaction_id: str | None) -> Turn | None:
         return next((t for t in self.turns if t.interaction_id == interaction_id), None)
 
-    def commit(self, turn: Turn) -> None:
-        """Record a completed turn, dropping the turn it replaces (same cell) and all after it."""
-        position = self._position_of(turn.cell_id)
-        if position is not None:
-            del self.turns[position:]
-        if self.head != turn.parent_id:
-            # the thread moved on (or was reset) while this turn ran: keep only what it continues
-            ids = [t.interaction_id for t in self.turns]
-            del self.turns[ids.index(turn.parent_id) + 1 if turn.parent_id in ids else 0 :]
-        self.turns.append(turn)
+    def commit(self, turn: Turn, generation: int | None = None) -> bool:
+        """Record a completed turn, dropping the turns it replaces (same cell) and all after them.
+
+        False, and nothing changes, when the thread was reset since the turn started (``generation``
+        is the one its :class:`Slot` saw): the reset wins.
+        """
+        with self._state:
+            if generation is not None and generation != self.generation:
+                return False
+            turns = list(self.turns)
+            if not self._chains(turn.cell_id, turn.execution):
+                position = self._position_of(turn.cell_id)
+                if position is not None:
+                    del turns[position:]
+            if (turns[-1].interaction_id if turns else None) != turn.parent_id:
+                # the thread moved on while this turn ran: keep only what it continues
+                ids = [t.interaction_id for t in turns]
+                del turns[ids.index(turn.parent_id) + 1 if turn.parent_id in ids else 0 :]
+            turns.append(turn)
+            self.turns = turns  # one assignment: readers on other threads see before or after
+            return True
 
     def reset(self) -> None:
-        self.turns.clear()
+        """Start over. A turn still running on this thread will not join it when it completes."""
+        with self._state:
+            self.turns = []
+            self.generation += 1
 
     @property
     def busy(self) -> bool:
@@ -123,6 +186,13 @@ class Threads:
         if name not in self._threads:
             self._threads[name] = Thread(name)
         return self._threads[name]
+
+    def get(self, name: str) -> Thread | None:
+        return self._threads.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._threads)
 
     def __contains__(self, name: object) -> bool:
         return name in self._threads

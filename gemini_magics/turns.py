@@ -19,7 +19,7 @@ from .client import Connection
 from .errors import GeminiError
 from .request import TurnOptions, build_request
 from .result import GeminiResult, GeneratedImage, GeneratedMedia
-from .threads import Thread, Turn
+from .threads import Slot, Thread, Turn
 
 EventSink = Callable[[ev.Event], None]
 
@@ -144,10 +144,15 @@ class TurnRunner:
         result: GeminiResult,
         *,
         on_event: EventSink,
-        cell_id: str | None = None,
+        slot: Slot | None = None,
         unary: bool = False,
     ) -> GeminiResult:
-        """One turn in the calling thread; raises ThreadBusy when the thread has a turn running."""
+        """One turn in the calling thread; raises ThreadBusy when the thread has a turn running.
+
+        ``slot`` is where the turn joins (taken when its options were built); without one it
+        continues from ``options.previous_interaction_id`` in the thread's current generation.
+        """
+        slot = slot or Slot(options.previous_interaction_id, thread.generation)
         with thread.acquire():
             recorder = TurnRecorder(result, self.connection.scrub)
             state = ev.StreamNormaliser()
@@ -160,7 +165,7 @@ class TurnRunner:
                     exc.redacted(self.connection.secrets())
                 raise
             recorder.close()
-            commit(thread, options, result, cell_id)
+            commit(thread, options, result, slot)
         return result
 
     def start(
@@ -171,9 +176,11 @@ class TurnRunner:
         *,
         on_event: EventSink,
         on_done: Callable[[GeminiResult, BaseException | None], None],
+        slot: Slot | None = None,
     ) -> BackgroundTurn:
         """One streamed turn on a worker thread; raises ThreadBusy at once when the thread is busy."""
-        turn = BackgroundTurn(self, thread, options, result, on_event, on_done)
+        slot = slot or Slot(options.previous_interaction_id, thread.generation)
+        turn = BackgroundTurn(self, thread, options, result, on_event, on_done, slot)
         turn.start()
         return turn
 
@@ -188,24 +195,25 @@ def scrub_event(event: ev.Event, scrub: Callable[[Any], Any]) -> ev.Event:
     return dataclasses.replace(event, **changed) if changed else event
 
 
-def commit(thread: Thread, options: TurnOptions, result: GeminiResult, cell_id: str | None) -> None:
-    """A completed turn joins its thread; anything else leaves the thread as it was."""
+def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slot) -> bool:
+    """A completed turn joins its thread (True), unless the thread was reset since it started;
+    anything but a completed turn leaves the thread as it was."""
     if result.status != "completed":
-        return
-    thread.commit(
-        Turn(
-            result.prompt,
-            result.interaction_id or "",
-            options.previous_interaction_id,
-            options.model or options.agent or "",
-            cell_id,
-            result.usage,
-            result.status,
-            options.image_output,
-            len(result.images),
-            result.text,
-        )
+        return False
+    turn = Turn(
+        result.prompt,
+        result.interaction_id or "",
+        slot.parent_id,
+        options.model or options.agent or "",
+        cell_id=slot.cell_id,
+        usage=result.usage,
+        status=result.status,
+        image_output=options.image_output,
+        images=len(result.images),
+        answer=result.text,
+        execution=slot.execution,
     )
+    return thread.commit(turn, slot.generation)
 
 
 class BackgroundTurn:
@@ -219,8 +227,11 @@ class BackgroundTurn:
         result: GeminiResult,
         on_event: EventSink,
         on_done: Callable[[GeminiResult, BaseException | None], None],
+        slot: Slot,
     ) -> None:
         self.runner = runner
+        self.slot = slot
+        self.committed = False  # True once the completed turn joined its thread
         self.thread = thread
         self.options = options
         self.result = result
@@ -258,7 +269,7 @@ class BackgroundTurn:
         try:
             asyncio.run(self._stream(recorder))
             recorder.close()
-            commit(self.thread, self.options, self.result, None)
+            self.committed = commit(self.thread, self.options, self.result, self.slot)
         except (Exception, asyncio.CancelledError) as exc:
             recorder.close(failed=exc, state=self._state)
             if not isinstance(exc, asyncio.CancelledError):

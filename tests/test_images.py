@@ -189,7 +189,7 @@ def test_every_kind_of_attachment_reaches_the_wire_as_the_right_block(ip, emulat
     [
         ("", "missing", "--attach missing: no variable named 'missing'; define it first"),
         ("n = 42", "n", "n is a int; attach a matplotlib figure, PIL image"),
-        ("b = b'hello world'", "b", "b: these bytes are not an image, PDF, audio or video"),
+        ("b = b'hello world'", "b", "b: these bytes are text"),
         ("s = 'not a file'", "s", "s is a string but not the path of a file"),
         ("import numpy as np; a = np.zeros((2, 2, 2))", "a", "an image array must be H×W, H×W×3"),
     ],

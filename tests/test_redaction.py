@@ -29,7 +29,7 @@ def everything_shown(ip: StrictShell, cell: Cell | None, error: BaseException | 
     result = getattr(result, "result", result)  # a research run holds its result
     if result is not None:
         parts += [repr(result), result.text, result.thoughts, str(result.steps), str(result.errors)]
-        parts.append(result._repr_markdown_())
+        parts.append(result._repr_html_())
     return "\n".join(parts)
 
 
@@ -81,9 +81,6 @@ def test_unsplit_key_in_streamed_text_is_not_displayed(ip, emulator):
     assert TEST_KEY not in everything_shown(ip, cell, None)
 
 
-@pytest.mark.xfail(
-    reason="the displayed stream is redacted by the Markdown renderer (lead's part of issue 8)"
-)
 def test_key_split_across_deltas_is_not_displayed(ip, emulator):
     emulator.enqueue(Reply.text(f"Your key is {TEST_KEY}.", deltas=9))
     cell = ip.run("%%gemini\nWhat is my key?")

@@ -20,7 +20,7 @@ from gemini_magics.request import TurnOptions
 from gemini_magics.result import GeminiResult
 from gemini_magics.retry import RetryPolicy, server_wait, try_again_at
 
-from .support import creates, markdown_of
+from .support import creates, html_of
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -87,7 +87,7 @@ def test_rate_limit_is_retried_with_a_visible_note_and_the_answer_follows(ip, em
         "rate limited; retrying in 0.2 s (attempt 2 of 5)",
         "rate limited; retrying in 0.2 s (attempt 3 of 5)",
     ]
-    assert "*rate limited; retrying in 0.2 s (attempt 3 of 5)*" in markdown_of(cell)
+    assert "<em>rate limited; retrying in 0.2 s (attempt 3 of 5)</em>" in html_of(cell)
     assert ip.magics.threads["default"].head == ip.user_ns["_gemini"].interaction_id
 
 

@@ -47,7 +47,7 @@ def outcome_message(run: ResearchRun) -> str:
     details = "; ".join(e.get("message", "") for e in run.result.errors if e)
     if run.error is not None:
         details = str(run.error)
-    return f"{message} {details}".strip()
+    return " ".join(part for part in (message, details, run.thread_note) if part)
 
 
 def report_bundles(run: ResearchRun) -> list[dict[str, Any]]:

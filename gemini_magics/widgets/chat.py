@@ -29,7 +29,7 @@ from ..attach import AttachError, content_blocks
 from ..errors import GeminiError, redact
 from ..request import TurnOptions
 from ..result import GeminiResult
-from ..threads import Thread, ThreadBusy
+from ..threads import Thread, ThreadBusy, name_problem
 from .messages import (
     FAILED_CLASS,
     STOPPED_CLASS,
@@ -59,6 +59,10 @@ STYLE = """<style>
 .gm-chat-notice { color: var(--jp-error-color1); }
 </style>"""
 STOPPED_NOTE = "**Stopped.** The partial answer stays here; the thread was left as it was."
+RESET_NOTE = (
+    "The thread was started over (New chat or `%gemini reset`) while this answer streamed, "
+    "so it was not added to the thread."
+)
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -84,6 +88,7 @@ class _Entry:
     widgets: tuple[w.Widget, ...]
     interaction_id: str | None = None
     live: bool = False
+    turn: BackgroundTurn | None = None  # the turn streaming into it, while it is live
 
 
 class ChatPanel:
@@ -97,6 +102,9 @@ class ChatPanel:
     ) -> None:
         self.magics = magics if magics is not None else _current_magics()
         self.thread_name = thread or self.magics.thread
+        problem = name_problem(self.thread_name)
+        if problem:
+            raise UsageError(problem)
         self.show_thoughts = show_thoughts
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
@@ -244,10 +252,11 @@ class ChatPanel:
         if thread.busy:
             return self._refuse(*_busy(thread.name))
         model = self.model_picker.value
+        slot = thread.slot()  # the head, and the generation a reset would move past
         options = TurnOptions(
             model=model,
             prompt=prompt,
-            previous_interaction_id=thread.head,
+            previous_interaction_id=slot.parent_id,
             show_thoughts=self.show_thoughts,
             attachments=tuple(blocks),
             image_output={} if models.makes_images(model) else None,
@@ -262,12 +271,18 @@ class ChatPanel:
             self._stop_requested = False
             try:
                 self._turn = self.magics.turns.start(
-                    thread, options, result, on_event=self._relay(reply), on_done=self._done(reply, entry)
+                    thread,
+                    options,
+                    result,
+                    on_event=self._relay(reply),
+                    on_done=self._done(reply, entry),
+                    slot=slot,
                 )
             except ThreadBusy:
                 close_tree(entry.widgets[0])
                 close_tree(reply.view)
                 return self._refuse(*_busy(thread.name))
+            entry.turn = self._turn
             self._add(entry)
             self._set_streaming(True)
         self.attach.value = ()
@@ -297,22 +312,29 @@ class ChatPanel:
 
     @_guarded
     def new_chat(self) -> None:
-        """Start the thread over (for the cells too) and clear the panel."""
+        """Start the thread over (for the cells too) and clear the panel.
+
+        The panel's own answer is stopped first. A turn running elsewhere on the thread (a research
+        run, another panel) goes on, but the reset wins: it will not be added when it completes.
+        """
         self._clear_notice()
         turn = self._turn
         if turn is not None and turn.running:
             self._stop_requested = True
             turn.stop()
             turn.join(5)
-        if self.thread.busy:
-            self._refuse(*_busy(self.thread_name))
-            return
+        busy = self.thread.busy
         self.thread.reset()
         with self._lock:
             for entry in self._entries:
                 for widget in entry.widgets:
                     close_tree(widget)
             self._render([])
+        if busy:
+            self._refuse(
+                "Started over. A turn still running on this thread (a research run or another panel) "
+                "will finish but not be added to it."
+            )
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the streaming answer (if any) has finished; False on timeout."""
@@ -341,17 +363,22 @@ class ChatPanel:
                 self.last_result = result
                 self._turn = None
                 entry.live = False
+                entry.turn, turn = None, entry.turn
                 if error is not None:
-                    reply.finish(notice_output(*_explain(error, self._secrets())), FAILED_CLASS)
+                    reply.finish(notice_output(*_explain(error, self._secrets())), css_class=FAILED_CLASS)
                 elif result.status == "completed":
-                    committed = self.thread.turn(result.interaction_id) is not None
+                    committed = turn is not None and turn.committed
                     entry.interaction_id = result.interaction_id if committed else None
-                    reply.finish(_footer(result))
+                    footer = _footer(result)
+                    if committed:
+                        reply.finish(footer)
+                    else:
+                        reply.finish(notice_output(RESET_NOTE), footer, css_class=STOPPED_CLASS)
                 elif self._stop_requested:
-                    reply.finish(markdown_output(STOPPED_NOTE), STOPPED_CLASS)
+                    reply.finish(markdown_output(STOPPED_NOTE), css_class=STOPPED_CLASS)
                 else:
                     note = f"The answer ended {result.status}; the thread was left as it was. Send it again."
-                    reply.finish(notice_output(note), FAILED_CLASS)
+                    reply.finish(notice_output(note), css_class=FAILED_CLASS)
                 self._set_streaming(False)
             self.sync()
 

@@ -168,8 +168,8 @@ class StreamingReply:
         with self._lock:
             self.segments.flush()
 
-    def finish(self, note: dict[str, Any] | None = None, css_class: str | None = None) -> None:
-        """The turn ended: show everything, then an optional note (stopped, failed, tokens)."""
+    def finish(self, *notes: dict[str, Any] | None, css_class: str | None = None) -> None:
+        """The turn ended: show everything, then the notes given (stopped, failed, tokens)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
@@ -177,8 +177,9 @@ class StreamingReply:
             self.segments.flush(final=True)
             if self._thoughts:
                 self._render_thoughts("Thoughts")
-            if note:
-                self._append(w.Output(outputs=(note,)))
+            shown = tuple(note for note in notes if note)
+            if shown:
+                self._append(w.Output(outputs=shown))
             if css_class:
                 self.view.add_class(css_class)
 
