@@ -8,16 +8,30 @@ points this connection at it, so the code path is exactly the one used against G
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import GeminiAPIError, GeminiConnectionError, GeminiError, redact
+from .errors import (
+    GeminiAPIError,
+    GeminiConnectionError,
+    GeminiError,
+    KeyFilter,
+    error_body,
+    redact,
+    scrub,
+)
+from .retry import AsyncRetryingInteractions, RetryingInteractions, RetryPolicy, RetrySink
 
 if TYPE_CHECKING:
     from google import genai
 
     from .emulator import Emulator
+
+Value = TypeVar("Value")
+# The package's loggers that may see server text; a filter per connection scrubs the key from them.
+LOGGERS = ("gemini_magics.events", "gemini_magics.retry", "gemini_magics.turns", "gemini_magics.research")
 
 KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 OFFLINE_KEY = "offline-emulator"
@@ -43,13 +57,19 @@ class ApiKey:
 class Connection:
     """Everything needed to talk to the Interactions API from one kernel."""
 
-    def __init__(self, *, base_url: str = "", timeout_s: float | None = None) -> None:
+    def __init__(
+        self, *, base_url: str = "", timeout_s: float | None = None, max_retry_wait: float = 60.0
+    ) -> None:
         self.base_url = base_url
         self.timeout_s = timeout_s
+        self.max_retry_wait = max_retry_wait
         self._login_key: str | None = None
         self._emulator: Emulator | None = None
         self._client: genai.Client | None = None
         self._client_settings: tuple[Any, ...] | None = None
+        self._log_filter = KeyFilter(self.secrets)
+        for name in LOGGERS:
+            logging.getLogger(name).addFilter(self._log_filter)
 
     def __repr__(self) -> str:
         return f"<Connection offline={self.offline} base_url={self.effective_base_url!r}>"
@@ -69,7 +89,15 @@ class Connection:
         return None
 
     def secrets(self) -> list[str]:
+        """Every key this kernel might send: typed in with `%gemini login`, or from the environment."""
         return [self._login_key or "", *(os.environ.get(name, "") for name in KEY_VARIABLES)]
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets())
+
+    def scrub(self, value: Value) -> Value:
+        """``value`` (text, or dicts and lists of it, as server messages and steps are) without the key."""
+        return scrub(value, self.secrets())
 
     # -- offline -------------------------------------------------------------------------------
     @property
@@ -91,6 +119,8 @@ class Connection:
     def close(self) -> None:
         self.go_online()
         self._client = None
+        for name in LOGGERS:
+            logging.getLogger(name).removeFilter(self._log_filter)
 
     @property
     def effective_base_url(self) -> str:
@@ -118,23 +148,41 @@ class Connection:
         from google import genai
         from google.genai import types
 
-        http_options = types.HttpOptions()
+        # Retries are ours (retry.py): visible, interruptible, and capped by max_retry_wait.
+        http_options = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
         if self.effective_base_url:
             http_options.base_url = self.effective_base_url
         if self.timeout_s:
             http_options.timeout = int(self.timeout_s * 1000)
         return genai.Client(api_key=key.value, http_options=http_options)
 
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_wait=self.max_retry_wait, redact=self.redact)
+
+    def interactions(self, on_retry: RetrySink | None = None) -> RetryingInteractions:
+        """``client().interactions``, retried by our policy; each wait is announced to ``on_retry``."""
+        client = self.client()
+        return RetryingInteractions(client.interactions, self.retry_policy(), on_retry, client)
+
+    def async_interactions(self, on_retry: RetrySink | None = None) -> AsyncRetryingInteractions:
+        """A fresh client's ``aio.interactions`` (for a worker's own event loop), retried likewise."""
+        client = self.new_client()
+        return AsyncRetryingInteractions(client.aio.interactions, self.retry_policy(), on_retry, client)
+
     def translate(self, exc: BaseException) -> GeminiError:
-        """Turn an SDK exception into ours, with a hint and the key scrubbed out."""
+        """Turn an SDK exception into ours, with a hint and the key scrubbed out (ours are scrubbed too)."""
         return translate_error(exc, self.secrets(), self.effective_base_url)
 
 
 _HINTS = {
     400: "the request was rejected; check the options of this cell",
     401: "check your API key: set GEMINI_API_KEY or run `%gemini login`",
+    402: "this model or feature needs billing; check the key's project in Google AI Studio",
     403: "this key may not use that model or feature; check the key's project",
     404: "unknown model or interaction; `%gemini models` lists model ids, `%gemini reset` starts over",
+    408: "the server timed out waiting for the request; run the cell again",
+    409: "the interaction changed meanwhile (conflict); run the cell again",
+    413: "the request is too large; attach fewer or smaller files (`--attach`), or shorten the prompt",
     429: "rate limit or quota reached; wait a little and run the cell again",
 }
 
@@ -143,7 +191,7 @@ def translate_error(exc: BaseException, secrets: list[str], base_url: str = "") 
     from google.genai import _interactions as sdk_errors
 
     if isinstance(exc, GeminiError):
-        return exc
+        return exc.redacted(secrets)
     if isinstance(exc, sdk_errors.APIConnectionError):
         where = base_url or "the Gemini API"
         kind = "timed out" if isinstance(exc, sdk_errors.APITimeoutError) else "failed"
@@ -152,18 +200,12 @@ def translate_error(exc: BaseException, secrets: list[str], base_url: str = "") 
             hint="check your network (or `%gemini offline` to use the built-in emulator)",
         )
     if isinstance(exc, sdk_errors.APIStatusError):
-        code, message = _error_body(exc.body)
+        code, message = error_body(exc.body)
         status = int(exc.status_code or 0)
         server_hint = "the server failed; run the cell again in a moment" if status >= 500 else None
         hint = _HINTS.get(status, server_hint)
+        gave_up = [note for note in getattr(exc, "__notes__", ()) if note.startswith("gave up after")]
+        if hint and gave_up:
+            hint = f"{hint} ({gave_up[-1]})"
         return GeminiAPIError(redact(message or str(exc), secrets), status=status, code=code, hint=hint)
     return GeminiError(redact(f"{type(exc).__name__}: {exc}", secrets))
-
-
-def _error_body(body: object) -> tuple[str | None, str]:
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            code = error.get("code")
-            return (str(code) if code is not None else None), str(error.get("message", ""))
-    return None, str(body or "")

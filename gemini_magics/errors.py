@@ -8,15 +8,61 @@ API key before they are stored, so no repr, log or traceback can carry it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+REDACTED = "<redacted>"
+Value = TypeVar("Value")
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """Replace every occurrence of each non-trivial secret in ``text`` with a placeholder."""
     for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "<redacted>")
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, REDACTED)
     return text
+
+
+def scrub(value: Value, secrets: Iterable[str | None]) -> Value:
+    """``value`` with every string inside it (dicts, lists, tuples) redacted; other values as they are."""
+    keys = [s for s in secrets if s and len(s) >= 4]
+    return _scrub(value, keys) if keys else value
+
+
+def _scrub(value: Any, keys: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, keys)
+    if isinstance(value, dict):
+        return {k: _scrub(v, keys) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_scrub(v, keys) for v in value)
+    return value
+
+
+def error_body(body: object) -> tuple[str | None, str]:
+    """``(code, message)`` of an error body ``{"error": {"code": …, "message": …}}`` (or its text)."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            code = error.get("code")
+            return (str(code) if code is not None else None), str(error.get("message", ""))
+    return None, str(body or "")
+
+
+class KeyFilter(logging.Filter):
+    """Scrubs the key out of the package's log records (installed per connection, removed on close)."""
+
+    def __init__(self, secrets: Callable[[], list[str]]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message, self.secrets())
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
 
 
 class GeminiError(Exception):
@@ -32,6 +78,15 @@ class GeminiError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    def redacted(self, secrets: Iterable[str | None]) -> GeminiError:
+        """Scrub the key out of this error's message, hint and args, in place; returns ``self``."""
+        keys = list(secrets)
+        self.message = redact(self.message, keys)
+        if self.hint:
+            self.hint = redact(self.hint, keys)
+        self.args = scrub(self.args, keys)
+        return self
 
     def _render_traceback_(self) -> list[str]:
         lines = [f"\x1b[31m{type(self).__name__}\x1b[0m: {self.message}"]

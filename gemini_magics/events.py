@@ -2,8 +2,9 @@
 
 It turns the SDK's ``InteractionSSEEvent`` stream (or a unary ``Interaction``) into a handful of
 normalised events that renderers consume, rebuilds the steps timeline as plain dicts, and resumes a
-dropped stream from the last ``event_id``. Unknown event, step and delta types are skipped (logged at
-debug level): the API keeps adding them. No IPython imports.
+dropped stream exactly: what was already received is skipped, whatever the server replays. Unknown
+event, step and delta types are skipped (logged at debug level): the API keeps adding them. No
+IPython imports.
 """
 
 from __future__ import annotations
@@ -83,7 +84,38 @@ class Finished:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-Event = Started | TextDelta | ThoughtDelta | MediaDelta | ToolActivity | Citation | StatusChanged | Finished
+@dataclass(frozen=True)
+class Retrying:
+    """A call failed with ``status`` and will be tried again (attempt ``attempt`` of ``attempts``)
+    after ``seconds``; ``message`` is the server's own word, with the key already scrubbed out."""
+
+    seconds: float
+    status: int
+    message: str = ""
+    attempt: int = 2
+    attempts: int = 5
+
+    @property
+    def note(self) -> str:
+        """One line for people: "rate limited; retrying in 3 s (attempt 2 of 5)"."""
+        what = {429: "rate limited", 408: "request timed out", 409: "conflict"}.get(
+            self.status, f"server error {self.status}"
+        )
+        wait = f"{self.seconds:.0f} s" if self.seconds >= 1 else f"{self.seconds:.1f} s"
+        return f"{what}; retrying in {wait} (attempt {self.attempt} of {self.attempts})"
+
+
+Event = (
+    Started
+    | TextDelta
+    | ThoughtDelta
+    | MediaDelta
+    | ToolActivity
+    | Citation
+    | StatusChanged
+    | Finished
+    | Retrying
+)
 
 
 def media_of(block: dict[str, Any]) -> MediaDelta:
@@ -100,7 +132,11 @@ def _dump(model: Any) -> Any:
 
 
 class StepLog:
-    """Rebuilds the generated steps (wire-shaped dicts) from start/delta/stop events."""
+    """Rebuilds the generated steps (wire-shaped dicts) from start/delta/stop events.
+
+    :meth:`snapshot` can be read at any time (a failed turn keeps what arrived); it never changes
+    the log.
+    """
 
     def __init__(self) -> None:
         self.steps: dict[int, dict[str, Any]] = {}
@@ -140,60 +176,103 @@ class StepLog:
     def merge(self, index: int, fields: dict[str, Any]) -> None:
         self.steps.setdefault(index, {}).update(fields)
 
-    def finished(self) -> list[dict[str, Any]]:
-        for index, fragments in self._arguments.items():
-            try:
-                self.steps.setdefault(index, {})["arguments"] = json.loads("".join(fragments))
-            except json.JSONDecodeError:
-                self.steps[index]["arguments"] = "".join(fragments)
-        for step in self.steps.values():
-            for block in step.get("content", []):
-                if "_parts" in block:
-                    block["text"] = "".join(block.pop("_parts"))
-        return [self.steps[i] for i in sorted(self.steps)]
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The steps so far, text joined and streamed arguments parsed; the log is left as it is."""
+        steps = []
+        for index in sorted(self.steps.keys() | self._arguments.keys()):
+            step = dict(self.steps.get(index, {"type": "function_call"}))
+            if "content" in step:
+                step["content"] = [_settled(block) for block in step["content"]]
+            if "summary" in step:
+                step["summary"] = list(step["summary"])
+            fragments = self._arguments.get(index)
+            if fragments:
+                joined = "".join(fragments)
+                try:
+                    step["arguments"] = json.loads(joined)
+                except json.JSONDecodeError:
+                    step["arguments"] = joined
+            steps.append(step)
+        return steps
+
+    finished = snapshot
+
+
+def _settled(block: dict[str, Any]) -> dict[str, Any]:
+    if "_parts" not in block:
+        return dict(block)
+    settled = {"type": block.get("type", "text"), "text": "".join(block["_parts"])}
+    settled.update((k, list(v) if k == "annotations" else v) for k, v in block.items() if k != "_parts")
+    return settled
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
 
 
 class StreamNormaliser:
-    """Feeds on SDK stream events, yields normalised ones, and remembers where the stream got to."""
+    """Feeds on SDK stream events, yields normalised ones, and remembers where the stream got to.
+
+    Resuming is exact whatever the server replays (after the named event, from it, from the very
+    start, or an event twice), because what was already received is skipped rather than trusted
+    to be absent. Each step event has a *position* within its step: ``step.start`` is 0 (what it
+    carries counts as the step's first delta), its deltas 1, 2, ... A replayed event is recognised
+
+    * by its ``event_id`` when the server sends ids: a known id is skipped, and anchors its step's
+      position, so the deltas after it are counted from there;
+    * else by its step: a ``step.start`` for a step already started anchors that step at 0 (it is
+      not announced again), and the deltas of an anchored step at positions already received are
+      skipped. A delta of a step with no anchor in this delivery (the server resumed after it) is new.
+
+    Call :meth:`new_delivery` before reading each (re)connection. ``progress`` counts the events that
+    brought something new, so callers can tell a resume that helped from one that did not.
+    """
 
     def __init__(self) -> None:
         self.interaction_id: str | None = None
+        self.resume_id: str | None = None  # the hop to resume (automatic continuation adds hops)
         self.last_event_id: str | None = None
         self.terminal = False
-        self._announced = False
+        self.progress = 0
         self.log = StepLog()
-        self._step_types: dict[int, str] = {}
+        self._announced = False
+        self._status: str | None = None
+        self._seen: dict[str, tuple[int, int] | None] = {}  # event id -> (step, position) or None
+        self._received: dict[int, int] = {}  # step -> positions received (start included)
+        self._cursor: dict[int, int] = {}  # step -> next position, for steps anchored in this delivery
+        self._hop_offset = 0  # log index of this hop's step 0
+        self._latest: int | None = None  # the step most recently started
+        self._delivery_latest: int | None = None
+
+    def new_delivery(self) -> None:
+        """A (re)connection starts: no step is anchored in it yet."""
+        self._cursor.clear()
+        self._delivery_latest = None
 
     def feed(self, event: Any) -> Iterator[Event]:
-        event_id = getattr(event, "event_id", None)
-        if event_id:
-            self.last_event_id = event_id
+        event_id = getattr(event, "event_id", None) or None
         kind = getattr(event, "event_type", None)
+        if event_id is not None:
+            self.last_event_id = event_id
+            if event_id in self._seen:  # a replay: skip it, but know where the stream is now
+                anchor = self._seen[event_id]
+                if anchor is not None:
+                    self._cursor[anchor[0]] = anchor[1] + 1
+                return
+            self._seen[event_id] = None
         if kind == "interaction.created":
-            if not self._announced:  # a resumed stream may replay it
-                self._announced = True
-                self.interaction_id = self.interaction_id or event.interaction.id
-                yield Started(self.interaction_id)
+            yield from self._created(event)
         elif kind == "interaction.status_update":
-            yield StatusChanged(str(event.status))
+            status = str(getattr(event, "status", "") or "")
+            if status and status != self._status:
+                self._status = status
+                yield StatusChanged(status)
         elif kind == "step.start":
-            step = _dump(event.step) or {}
-            self._step_types[event.index] = step.get("type", "")
-            self.log.start(event.index, step)
-            if step.get("type") not in ("model_output", "thought", "user_input"):
-                yield ToolActivity(step.get("type", "unknown"), step, "start", event.index)
+            yield from self._start(event, event_id)
         elif kind == "step.delta":
-            yield from self._delta(event.index, event.delta)
+            yield from self._step_delta(event, event_id)
         elif kind == "interaction.completed":
-            self.terminal = True
-            interaction = event.interaction
-            yield Finished(
-                interaction_id=interaction.id or self.interaction_id or "",
-                status=str(interaction.status),
-                usage=_dump(interaction.usage) or {},
-                steps=self.log.finished(),
-                errors=[_dump(e) for e in (getattr(interaction, "errors", None) or [])],
-            )
+            yield from self._completed(event)
         elif kind == "error":
             self.terminal = True
             error = getattr(event, "error", None)
@@ -205,29 +284,133 @@ class StreamNormaliser:
         elif kind != "step.stop":
             log.debug("skipping unknown stream event %r", kind or event)
 
+    # -- events ------------------------------------------------------------------------------------
+    def _created(self, event: Any) -> Iterator[Event]:
+        interaction_id = getattr(getattr(event, "interaction", None), "id", None) or None
+        if interaction_id and self.resume_id and interaction_id != self.resume_id:
+            # Automatic continuation: a new hop whose step indexes start again at 0.
+            self._hop_offset = max(self.log.steps, default=-1) + 1
+            self._received, self._cursor = {}, {}
+            self._latest = self._delivery_latest = None
+        self.resume_id = interaction_id or self.resume_id
+        if not self._announced and (interaction_id or self.interaction_id):
+            self._announced = True
+            self.interaction_id = self.interaction_id or interaction_id
+            self.progress += 1
+            yield Started(self.interaction_id or "")
+
+    def _start(self, event: Any, event_id: str | None) -> Iterator[Event]:
+        index = getattr(event, "index", None)
+        if not isinstance(index, int):
+            latest = self._delivery_latest if self._delivery_latest is not None else self._latest
+            index = 0 if latest is None else latest + 1
+        self._latest = self._delivery_latest = index
+        if event_id is not None:
+            self._seen[event_id] = (index, 0)
+        self._cursor[index] = 1
+        if index in self._received:  # replayed: already announced, its content already kept
+            return
+        self._received[index] = 1
+        self.progress += 1
+        step = _dump(getattr(event, "step", None)) or {}
+        yield from self._start_content(self._hop_offset + index, step)
+
+    def _start_content(self, at: int, step: dict[str, Any]) -> Iterator[Event]:
+        """Announce a step; text, thoughts or media inside ``step.start`` are its first delta."""
+        kind = step.get("type", "")
+        if kind == "model_output":
+            self.log.start(at, {k: v for k, v in step.items() if k != "content"})
+            for block in step.get("content") or []:
+                yield from self._content_block(at, block)
+        elif kind == "thought":
+            self.log.start(at, {k: v for k, v in step.items() if k != "summary"})
+            for block in step.get("summary") or []:
+                self.log.add_thought(at, block)
+                if block.get("type") == "text" and block.get("text"):
+                    yield ThoughtDelta(block["text"])
+        else:
+            self.log.start(at, step)
+            if kind != "user_input":
+                yield ToolActivity(kind or "unknown", step, "start", at)
+
+    def _content_block(self, at: int, block: dict[str, Any]) -> Iterator[Event]:
+        kind = block.get("type")
+        if kind == "text":
+            text = block.get("text")
+            if isinstance(text, str) and text:
+                self.log.add_text(at, text)
+                yield TextDelta(text)
+            if block.get("annotations"):
+                self.log.add_annotations(at, block["annotations"])
+                yield Citation(block["annotations"])
+        elif kind in MEDIA_KINDS:
+            self.log.add_block(at, dict(block))
+            yield media_of(block)
+        elif kind is not None:
+            self.log.add_block(at, dict(block))
+
+    def _step_delta(self, event: Any, event_id: str | None) -> Iterator[Event]:
+        index = getattr(event, "index", None)
+        if not isinstance(index, int):
+            latest = self._delivery_latest if self._delivery_latest is not None else self._latest
+            index = 0 if latest is None else latest
+        received = self._received.setdefault(index, 1)  # a delta with no start: its start was 0
+        position = self._cursor.get(index, received)
+        self._cursor[index] = position + 1
+        if event_id is not None:
+            self._seen[event_id] = (index, position)
+        if position < received:
+            return  # replayed
+        self._received[index] = position + 1
+        self.progress += 1
+        yield from self._delta(self._hop_offset + index, getattr(event, "delta", None))
+
+    def _completed(self, event: Any) -> Iterator[Event]:
+        interaction = getattr(event, "interaction", None)
+        status = str(getattr(interaction, "status", None) or "completed")
+        if status == "requires_continuation":  # the SDK continues with a new hop
+            return
+        self.terminal = True
+        self.progress += 1
+        yield Finished(
+            interaction_id=getattr(interaction, "id", None) or self.resume_id or self.interaction_id or "",
+            status=status,
+            usage=_dump(getattr(interaction, "usage", None)) or {},
+            steps=self.log.snapshot(),
+            errors=[_dump(e) for e in (getattr(interaction, "errors", None) or [])],
+        )
+
     def _delta(self, index: int, delta: Any) -> Iterator[Event]:
         kind = getattr(delta, "type", None)
         if kind == "text":
-            self.log.add_text(index, delta.text)
-            yield TextDelta(delta.text)
+            text = getattr(delta, "text", None)
+            if isinstance(text, str) and text:  # a null or empty text is nothing
+                self.log.add_text(index, text)
+                yield TextDelta(text)
         elif kind == "thought_summary":
-            content = _dump(delta.content) or {}
+            content = _dump(getattr(delta, "content", None)) or {}
+            if not content:
+                return
             self.log.add_thought(index, content)
-            if content.get("type") == "text":
-                yield ThoughtDelta(content.get("text", ""))
+            if content.get("type") == "text" and content.get("text"):
+                yield ThoughtDelta(content["text"])
         elif kind == "thought_signature":
-            self.log.merge(index, {"signature": delta.signature})
+            if getattr(delta, "signature", None):
+                self.log.merge(index, {"signature": delta.signature})
         elif kind in MEDIA_KINDS:
-            block = {"type": kind, "mime_type": delta.mime_type and str(delta.mime_type)}
-            block.update({"data": delta.data} if delta.data else {"uri": delta.uri})
+            data, uri = getattr(delta, "data", None), getattr(delta, "uri", None)
+            mime = getattr(delta, "mime_type", None)
+            block = {"type": kind, "mime_type": mime and str(mime)}
+            block.update({"data": data} if data else {"uri": uri})
             self.log.add_block(index, block)
-            yield MediaDelta(kind, delta.data, block["mime_type"], delta.uri)
+            yield MediaDelta(kind, data, block["mime_type"], uri)
         elif kind == "text_annotation_delta":
-            annotations = [_dump(a) for a in (delta.annotations or [])]
-            self.log.add_annotations(index, annotations)
-            yield Citation(annotations)
+            annotations = [_dump(a) for a in (getattr(delta, "annotations", None) or [])]
+            if annotations:
+                self.log.add_annotations(index, annotations)
+                yield Citation(annotations)
         elif kind == "arguments_delta":
-            self.log.add_arguments(index, delta.arguments or "")
+            self.log.add_arguments(index, getattr(delta, "arguments", None) or "")
         elif kind in (None, "UNKNOWN") or type(delta).__name__.startswith("Unknown"):
             log.debug("skipping unknown delta %r", delta)
         else:
@@ -236,21 +419,72 @@ class StreamNormaliser:
             yield ToolActivity(str(kind), fields, "delta", index)
 
 
-def _resume_arguments(
-    state: StreamNormaliser, resumes: int, max_resumes: int, dropped_by: BaseException | None
-) -> dict[str, Any]:
-    """The ``get`` arguments that resume a dropped stream, or the error once resuming is pointless."""
-    if state.interaction_id is None or resumes >= max_resumes:
-        why = f" ({dropped_by})" if dropped_by else ""
-        raise GeminiConnectionError(
-            f"the stream ended before the answer was complete{why}",
-            hint=f"gave up after {resumes} resume(s); run it again",
+def stall_options(stall_timeout: float | None) -> dict[str, Any]:
+    """The per-call ``timeout=`` that makes a read waiting over ``stall_timeout`` s raise
+    ``APITimeoutError`` (the SDK's own timeout is unset: a silent stream would block forever)."""
+    if not stall_timeout:
+        return {}
+    import httpx
+
+    return {"timeout": httpx.Timeout(stall_timeout)}
+
+
+class Resumer:
+    """Decides whether a dropped stream is resumed, and with which ``get`` arguments.
+
+    Resumes are counted as *consecutive failures without progress*: a delivery that brought
+    something new resets the count, so a long run survives many drops while a server that keeps
+    failing (or keeps replaying what we have) is given up on after ``max_resumes`` tries.
+    """
+
+    def __init__(self, state: StreamNormaliser, max_resumes: int, stall_timeout: float | None) -> None:
+        self.state = state
+        self.max_resumes = max_resumes
+        self.stall_timeout = stall_timeout
+        self.failures = 0
+        self.resumes = 0
+        self._progress_mark = state.progress
+
+    def call_options(self) -> dict[str, Any]:
+        return stall_options(self.stall_timeout)
+
+    def delivery_started(self) -> None:
+        self.state.new_delivery()
+        self._progress_mark = self.state.progress
+
+    def after_drop(self, dropped_by: BaseException | None) -> tuple[str, dict[str, Any]]:
+        """The id and ``get`` arguments that resume, or the error once resuming is pointless."""
+        from google.genai import _interactions as sdk_errors
+
+        state = self.state
+        if state.progress > self._progress_mark:
+            self.failures = 0
+        stalled = isinstance(dropped_by, sdk_errors.APITimeoutError)
+        target = state.resume_id or state.interaction_id
+        if target is None or self.failures >= self.max_resumes:
+            tries = f"gave up after {self.resumes} resume(s)"
+            if stalled and self.stall_timeout:
+                raise GeminiConnectionError(
+                    f"the stream stalled: no data for {self.stall_timeout:g} s",
+                    hint=f"{tries}; raise GeminiMagics.stall_timeout or check the network",
+                )
+            why = f" ({dropped_by})" if dropped_by else ""
+            raise GeminiConnectionError(
+                f"the stream ended before the answer was complete{why}",
+                hint=f"{tries}; run it again",
+            )
+        self.failures += 1
+        self.resumes += 1
+        log.info(
+            "stream %s; resuming %s after %s",
+            "stalled" if stalled else "dropped",
+            target,
+            state.last_event_id,
         )
-    log.info("stream dropped; resuming %s after %s", state.interaction_id, state.last_event_id)
-    resume: dict[str, Any] = {"stream": True}
-    if state.last_event_id:
-        resume["last_event_id"] = state.last_event_id
-    return resume
+        resume: dict[str, Any] = {"stream": True, **self.call_options()}
+        if state.last_event_id:
+            resume["last_event_id"] = state.last_event_id
+        return target, resume
 
 
 def stream_events(
@@ -259,22 +493,27 @@ def stream_events(
     *,
     max_resumes: int,
     translate: Callable[[BaseException], Exception],
+    state: StreamNormaliser | None = None,
+    stall_timeout: float | None = None,
 ) -> Iterator[Event]:
     """Create a streamed interaction and yield normalised events, resuming after drops.
 
-    A drop is an ``APIConnectionError`` from the iterator or an end of stream with no terminal event;
-    each is followed by ``get(id, stream=True, last_event_id=…)``, at most ``max_resumes`` times.
+    A drop is an ``APIConnectionError`` from the iterator (``APITimeoutError`` when no byte came for
+    ``stall_timeout`` seconds) or an end of stream with no terminal event; each is followed by
+    ``get(id, stream=True, last_event_id=…)`` while resuming makes progress (see :class:`Resumer`).
+    Pass ``state`` to read what arrived when the stream fails.
     """
     from google.genai import _interactions as sdk_errors
 
-    state = StreamNormaliser()
-    resumes = 0
+    state = state if state is not None else StreamNormaliser()
+    resumer = Resumer(state, max_resumes, stall_timeout)
     try:
-        stream = interactions.create(**request, stream=True)
+        stream = interactions.create(**request, stream=True, **resumer.call_options())
     except Exception as exc:
         raise translate(exc) from None
     while True:
         dropped_by: BaseException | None = None
+        resumer.delivery_started()
         try:
             for raw in stream:
                 yield from state.feed(raw)
@@ -284,10 +523,9 @@ def stream_events(
             dropped_by = exc
         finally:
             stream.close()
-        resume = _resume_arguments(state, resumes, max_resumes, dropped_by)
-        resumes += 1
+        target, resume = resumer.after_drop(dropped_by)
         try:
-            stream = interactions.get(state.interaction_id, **resume)
+            stream = interactions.get(target, **resume)
         except Exception as exc:
             raise translate(exc) from None
 
@@ -299,13 +537,14 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
     for step in steps:
         kind = step.get("type")
         if kind == "thought":
-            for block in step.get("summary", []):
-                if block.get("type") == "text":
-                    yield ThoughtDelta(block.get("text", ""))
+            for block in step.get("summary") or []:
+                if block.get("type") == "text" and block.get("text"):
+                    yield ThoughtDelta(block["text"])
         elif kind == "model_output":
-            for block in step.get("content", []):
+            for block in step.get("content") or []:
                 if block.get("type") == "text":
-                    yield TextDelta(block.get("text", ""))
+                    if block.get("text"):
+                        yield TextDelta(block["text"])
                     if block.get("annotations"):
                         yield Citation(block["annotations"])
                 elif block.get("type") in MEDIA_KINDS:
@@ -329,6 +568,7 @@ async def astream_events(
     translate: Callable[[BaseException], Exception],
     state: StreamNormaliser | None = None,
     existing_id: str | None = None,
+    stall_timeout: float | None = None,
 ) -> AsyncIterator[Event]:
     """:func:`stream_events` for the async client: cancelling the task stops a blocked read at once.
 
@@ -337,18 +577,19 @@ async def astream_events(
     """
     from google.genai import _interactions as sdk_errors
 
-    state = state or StreamNormaliser()
-    resumes = 0
+    state = state if state is not None else StreamNormaliser()
+    resumer = Resumer(state, max_resumes, stall_timeout)
     try:
         if existing_id is not None:
-            state.interaction_id = existing_id
-            stream = await interactions.get(existing_id, stream=True)
+            state.interaction_id = state.resume_id = existing_id
+            stream = await interactions.get(existing_id, stream=True, **resumer.call_options())
         else:
-            stream = await interactions.create(**(request or {}), stream=True)
+            stream = await interactions.create(**(request or {}), stream=True, **resumer.call_options())
     except Exception as exc:
         raise translate(exc) from None
     while True:
         dropped_by: BaseException | None = None
+        resumer.delivery_started()
         try:
             async for raw in stream:
                 for event in state.feed(raw):
@@ -359,9 +600,8 @@ async def astream_events(
             dropped_by = exc
         finally:
             await stream.close()
-        resume = _resume_arguments(state, resumes, max_resumes, dropped_by)
-        resumes += 1
+        target, resume = resumer.after_drop(dropped_by)
         try:
-            stream = await interactions.get(state.interaction_id, **resume)
+            stream = await interactions.get(target, **resume)
         except Exception as exc:
             raise translate(exc) from None

@@ -7,6 +7,7 @@ State (threads, the connection, the last result) lives on the ``GeminiMagics`` i
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shlex
@@ -23,7 +24,7 @@ from traitlets import Float, Int, Unicode, observe
 from . import models, research_magic, subcommands
 from .attach import AttachError, content_blocks
 from .client import Connection
-from .errors import GeminiTurnIncomplete
+from .errors import GeminiTurnIncomplete, redact
 from .prompt import UnknownVariable, resolve, substitute
 from .render.stream import NotebookRenderer, TextRenderer
 from .request import THINKING_LEVELS, TurnOptions, image_choices
@@ -67,15 +68,33 @@ class GeminiMagics(Magics):
     research_poll_interval = Float(
         5.0, min=0.01, help="Seconds between status checks when a research stream cannot be resumed."
     ).tag(config=True)
-    max_resumes = Int(3, min=0, help="How many times a dropped stream is resumed before the cell fails.").tag(
-        config=True
-    )
+    max_resumes = Int(
+        3,
+        min=0,
+        help="How many resumes in a row may bring nothing new before a dropped or stalled stream fails.",
+    ).tag(config=True)
+
+    max_retry_wait = Float(
+        60.0,
+        min=0.0,
+        help="Longest wait, in seconds, before retrying a rate-limited (429) or failed (408, 409, 5xx) "
+        "call when the server asks for one (Retry-After); a longer wait fails at once, saying when to "
+        "try again. Calls are tried 5 times in all.",
+    ).tag(config=True)
+    stall_timeout = Float(
+        60.0,
+        min=0.0,
+        help=(
+            "Seconds a stream may stay silent (not a byte) before it counts as dropped and is resumed; "
+            "0 waits forever. Unary (--no-stream) calls are not bounded by it."
+        ),
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.connection = Connection(base_url=self.base_url)
+        self.connection = Connection(base_url=self.base_url, max_retry_wait=self.max_retry_wait)
         self.threads = Threads()
-        self.turns = TurnRunner(self.connection, lambda: self.max_resumes)
+        self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
         self.last_result: GeminiResult | None = None
         self._cell_id: str | None = None
         self._finalizer = weakref.finalize(self, self.connection.close)
@@ -95,6 +114,10 @@ class GeminiMagics(Magics):
     @observe("base_url")
     def _base_url_changed(self, change: dict[str, Any]) -> None:
         self.connection.base_url = change["new"]
+
+    @observe("max_retry_wait")
+    def _max_retry_wait_changed(self, change: dict[str, Any]) -> None:
+        self.connection.max_retry_wait = change["new"]
 
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
@@ -293,12 +316,12 @@ class GeminiMagics(Magics):
         if result.status == "incomplete":
             renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
         elif result.status != "completed":
-            details = "; ".join(e.get("message", "") for e in result.errors if e)
+            details = "; ".join(str(e.get("message", "")) for e in result.errors if e)
             raise GeminiTurnIncomplete(
                 result.status,
                 f"the interaction ended {result.status}" + (f": {details}" if details else ""),
                 hint="run the cell again; the thread was left as it was",
-            )
+            ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
     def _substitute(self, text: str) -> str:
@@ -320,9 +343,12 @@ class GeminiMagics(Magics):
         return model
 
     def _renderer(self, *, show_thoughts: bool) -> Any:
+        secrets = [s for s in self.connection.secrets() if s]
+        scrub = functools.partial(redact, secrets=secrets)
         if type(self.shell.display_pub) is DisplayPublisher:
-            return TextRenderer(show_thoughts=show_thoughts)
-        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts)
+            holdback = max((len(s) for s in secrets), default=1) - 1
+            return TextRenderer(show_thoughts=show_thoughts, scrub=scrub, holdback=holdback)
+        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.last_result = result

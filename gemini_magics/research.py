@@ -1,9 +1,10 @@
 """Deep Research runs in the background: progress from the event stream, cancel, resume, reattach.
 
 A :class:`ResearchRun` streams a background agent interaction on a worker thread with its own event
-loop (so Cancel is handled at once, even while a read waits on the network). Dropped streams resume
-from the last ``event_id``; when resuming keeps failing it falls back to polling. Its progress is a
-small :class:`ResearchProgress` snapshot handed to a listener after each change. No IPython imports.
+loop (so Cancel is handled at once, even while a read waits on the network). Dropped or stalled
+streams resume exactly (what arrived is never added twice); when resuming keeps failing it falls back
+to polling. Its progress is a small :class:`ResearchProgress` snapshot handed to a listener after each
+change. No IPython imports.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class ResearchRun:
         *,
         max_resumes: int = 3,
         poll_interval: float = 5.0,
+        stall_timeout: float | None = None,
         existing_id: str | None = None,
     ) -> None:
         self.connection = connection
@@ -132,6 +134,8 @@ class ResearchRun:
         self.result = result
         self.max_resumes = max_resumes
         self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self._state = ev.StreamNormaliser()
         self.existing_id = existing_id
         self.tracker = ProgressTracker()
         self.error: GeminiError | None = None
@@ -184,7 +188,7 @@ class ResearchRun:
             return
         if interaction_id:
             try:
-                self.connection.client().interactions.cancel(interaction_id)
+                self.connection.interactions().cancel(interaction_id)
             except Exception as exc:
                 raise self.connection.translate(exc) from None
         with self._lock:  # stop streaming now, rather than when the server's last events arrive
@@ -214,12 +218,12 @@ class ResearchRun:
             listener(self)
 
     def _main(self) -> None:
-        self._recorder = TurnRecorder(self.result)
+        self._recorder = TurnRecorder(self.result, self.connection.scrub)
         try:
             asyncio.run(self._run())
             self._recorder.close()
         except BaseException as exc:  # noqa: BLE001 - reported through the handle, never lost
-            self._recorder.close(failed=exc)
+            self._recorder.close(failed=exc, state=self._state)
             if isinstance(exc, asyncio.CancelledError) and self.cancel_requested:
                 self.result.status = "cancelled"
             else:
@@ -240,14 +244,17 @@ class ResearchRun:
             self._settled.set()
 
     def _feed(self, event: ev.Event) -> None:
-        self._recorder.add(event)
-        if self.tracker.update(event):
+        if self.tracker.update(self._recorder.add(event)):
             self._notify()
 
+    def _retrying(self, retry: ev.Retrying) -> None:
+        self.tracker.progress = replace(self.tracker.progress, message=retry.note)
+        self._notify()
+
     async def _run(self) -> None:
-        client = self.connection.new_client()  # its connections belong to this event loop
-        interactions = client.aio.interactions
-        state = ev.StreamNormaliser()
+        # a fresh client: its connections belong to this event loop
+        interactions = self.connection.async_interactions(on_retry=self._retrying)
+        state = self._state
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.current_task()
@@ -262,6 +269,7 @@ class ResearchRun:
                 translate=self.connection.translate,
                 state=state,
                 existing_id=self.existing_id,
+                stall_timeout=self.stall_timeout,
             ):
                 self._feed(event)
             return
@@ -279,13 +287,13 @@ class ResearchRun:
         self._notify()
         while True:
             try:
-                interaction = await interactions.get(interaction_id)
+                interaction = await interactions.get(interaction_id, **ev.stall_options(self.stall_timeout))
             except Exception as exc:
                 raise self.connection.translate(exc) from None
             if str(interaction.status) not in ("in_progress", "queued"):
                 break
             await asyncio.sleep(self.poll_interval)
         self.result.images.clear()  # the full timeline replaces what the stream had delivered
-        self._recorder = TurnRecorder(self.result)
+        self._recorder = TurnRecorder(self.result, self.connection.scrub)
         for event in ev.interaction_events(interaction):
             self._feed(event)

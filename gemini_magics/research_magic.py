@@ -46,6 +46,7 @@ def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
         options,
         result,
         max_resumes=magics.max_resumes,
+        stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
     )
     try:
@@ -117,6 +118,7 @@ def resume(magics: GeminiMagics, interaction_id: str) -> ResearchRun:
         None,
         result,
         max_resumes=magics.max_resumes,
+        stall_timeout=magics.stall_timeout,
         poll_interval=magics.research_poll_interval,
         existing_id=interaction_id,
     ).start()
@@ -128,7 +130,8 @@ def resume(magics: GeminiMagics, interaction_id: str) -> ResearchRun:
 def cancel(magics: GeminiMagics, interaction_id: str) -> None:
     magics._require_key()
     try:
-        interaction = magics.connection.client().interactions.cancel(interaction_id)
+        interactions = magics.connection.interactions(on_retry=lambda retry: print(retry.note))
+        interaction = interactions.cancel(interaction_id)
     except Exception as exc:
         raise magics.connection.translate(exc) from None
     print(f"research {interaction_id}: {interaction.status}")

@@ -93,10 +93,10 @@ class GeminiResult:
             f"id={self.interaction_id!r}>"
         )
 
-    def _repr_markdown_(self) -> str:
-        from .render.blocks import neutralise_html
+    def _repr_html_(self) -> str:
+        from .render.markdown import to_html
 
-        return neutralise_html(self.text)
+        return to_html(self.text)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text if not cycle else "GeminiResult(...)")

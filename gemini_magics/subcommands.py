@@ -10,6 +10,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.display import display
 
 from . import models
+from .render.markdown import escape_markdown, to_html
 
 if TYPE_CHECKING:
     from .magics import GeminiMagics
@@ -71,11 +72,10 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
     ]
     header = ("#", "cell", "prompt", "model", "images", "tokens", "interaction")
     plain = "\n".join("  ".join(row) for row in [header, *rows])
-    escape = str.maketrans({"|": "\\|", "<": "&lt;", "`": "'"})
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    table += ["| " + " | ".join(cell.translate(escape) for cell in row) + " |" for row in rows]
-    title = f"**Thread `{name}`**: {len(turns)} turn(s)\n\n"
-    display({"text/markdown": title + "\n".join(table), "text/plain": plain}, raw=True)
+    table += ["| " + " | ".join(escape_markdown(cell) for cell in row) + " |" for row in rows]
+    title = f"**Thread {escape_markdown(name)}**: {len(turns)} turn(s)\n\n"
+    display({"text/html": to_html(title + "\n".join(table)), "text/plain": plain}, raw=True)
 
 
 def reset(magics: GeminiMagics, words: list[str]) -> None:

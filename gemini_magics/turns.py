@@ -9,12 +9,14 @@ task and interrupts even a read that is waiting on the network. No IPython impor
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import events as ev
 from .client import Connection
+from .errors import GeminiError
 from .request import TurnOptions, build_request
 from .result import GeminiResult, GeneratedImage, GeneratedMedia
 from .threads import Thread, Turn
@@ -22,15 +24,31 @@ from .threads import Thread, Turn
 EventSink = Callable[[ev.Event], None]
 
 
-class TurnRecorder:
-    """Builds a :class:`GeminiResult` from a turn's events."""
+def _unchanged(value: Any) -> Any:
+    return value
 
-    def __init__(self, result: GeminiResult) -> None:
+
+class TurnRecorder:
+    """Builds a :class:`GeminiResult` from a turn's events.
+
+    Server text enters the package here, so this is where the key is scrubbed out of it (``scrub``
+    is the connection's): :meth:`add` returns the event to pass on, its text, tool details and error
+    messages scrubbed; :meth:`close` scrubs the whole answer, thoughts, steps and errors once more,
+    which catches a key that arrived split across deltas.
+    """
+
+    def __init__(self, result: GeminiResult, scrub: Callable[[Any], Any] = _unchanged) -> None:
         self.result = result
+        self.scrub = scrub
         self._text: list[str] = []
         self._thoughts: list[str] = []
 
-    def add(self, event: ev.Event) -> None:
+    def add(self, event: ev.Event) -> ev.Event:
+        """Record ``event``; returns it scrubbed, for the renderers."""
+        self._record(event)
+        return scrub_event(event, self.scrub)
+
+    def _record(self, event: ev.Event) -> None:
         result = self.result
         if isinstance(event, ev.TextDelta):
             self._text.append(event.text)
@@ -41,6 +59,7 @@ class TurnRecorder:
         elif isinstance(event, ev.MediaDelta):
             self._add_media(event)
         elif isinstance(event, ev.Finished):
+            result.interaction_id = event.interaction_id or result.interaction_id
             result.status = event.status
             result.usage = event.usage
             result.steps = event.steps
@@ -55,10 +74,15 @@ class TurnRecorder:
         kept = self.result.audio if event.kind == "audio" else self.result.videos
         kept.append(GeneratedMedia(event.base64_data, mime, event.uri, len(kept) + 1, event.kind))
 
-    def close(self, *, failed: BaseException | None = None) -> GeminiResult:
-        """Settle the text and the status, also when the turn ended early."""
+    def close(
+        self, *, failed: BaseException | None = None, state: ev.StreamNormaliser | None = None
+    ) -> GeminiResult:
+        """Settle the text and the status, also when the turn ended early (``state``: its steps)."""
         result = self.result
-        result.text, result.thoughts = "".join(self._text), "".join(self._thoughts)
+        result.text, result.thoughts = self.scrub("".join(self._text)), self.scrub("".join(self._thoughts))
+        if failed is not None and state is not None and not result.steps:
+            result.steps = state.log.snapshot()
+        result.steps, result.errors = self.scrub(result.steps), self.scrub(result.errors)
         if failed is not None and result.status in ("in_progress", "completed"):
             stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
             result.status = "incomplete" if stopped else "failed"
@@ -70,12 +94,27 @@ class TurnRecorder:
 class TurnRunner:
     """Sends turns for one kernel's connection and keeps their threads consistent."""
 
-    def __init__(self, connection: Connection, max_resumes: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        max_resumes: Callable[[], int],
+        stall_timeout: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.connection = connection
         self.max_resumes = max_resumes
+        self.stall_timeout = stall_timeout
 
-    def events(self, options: TurnOptions, *, unary: bool = False) -> Iterator[ev.Event]:
-        interactions = self._client().interactions
+    def events(
+        self,
+        options: TurnOptions,
+        *,
+        unary: bool = False,
+        state: ev.StreamNormaliser | None = None,
+        on_retry: EventSink | None = None,
+    ) -> Iterator[ev.Event]:
+        """The turn's normalised events; a unary call waits for the whole answer (no stall timeout:
+        the server sends nothing until it is done, so silence is not a stall)."""
+        interactions = self._interactions(on_retry)
         request = build_request(options)
         if unary:
             try:
@@ -84,12 +123,17 @@ class TurnRunner:
                 raise self.connection.translate(exc) from None
             return ev.interaction_events(interaction)
         return ev.stream_events(
-            interactions, request, max_resumes=self.max_resumes(), translate=self.connection.translate
+            interactions,
+            request,
+            max_resumes=self.max_resumes(),
+            translate=self.connection.translate,
+            state=state,
+            stall_timeout=self.stall_timeout(),
         )
 
-    def _client(self) -> Any:
+    def _interactions(self, on_retry: EventSink | None) -> Any:
         try:
-            return self.connection.client()
+            return self.connection.interactions(on_retry)
         except Exception as exc:  # building the client can fail on a malformed base URL
             raise self.connection.translate(exc) from None
 
@@ -105,13 +149,15 @@ class TurnRunner:
     ) -> GeminiResult:
         """One turn in the calling thread; raises ThreadBusy when the thread has a turn running."""
         with thread.acquire():
-            recorder = TurnRecorder(result)
+            recorder = TurnRecorder(result, self.connection.scrub)
+            state = ev.StreamNormaliser()
             try:
-                for event in self.events(options, unary=unary):
-                    recorder.add(event)
-                    on_event(event)
+                for event in self.events(options, unary=unary, state=state, on_retry=on_event):
+                    on_event(recorder.add(event))
             except BaseException as exc:
-                recorder.close(failed=exc)
+                recorder.close(failed=exc, state=state)
+                if isinstance(exc, GeminiError):  # e.g. an in-stream error event quoting the key
+                    exc.redacted(self.connection.secrets())
                 raise
             recorder.close()
             commit(thread, options, result, cell_id)
@@ -130,6 +176,16 @@ class TurnRunner:
         turn = BackgroundTurn(self, thread, options, result, on_event, on_done)
         turn.start()
         return turn
+
+
+def scrub_event(event: ev.Event, scrub: Callable[[Any], Any]) -> ev.Event:
+    """``event`` with its server text scrubbed (media data is left alone: it is not text)."""
+    if isinstance(event, ev.MediaDelta) or scrub is _unchanged:
+        return event
+    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    cleaned = {k: scrub(v) for k, v in fields.items() if isinstance(v, str | dict | list)}
+    changed = {k: v for k, v in cleaned.items() if v != fields[k]}
+    return dataclasses.replace(event, **changed) if changed else event
 
 
 def commit(thread: Thread, options: TurnOptions, result: GeminiResult, cell_id: str | None) -> None:
@@ -176,6 +232,7 @@ class BackgroundTurn:
         self._task: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._main, name=f"gemini-turn-{thread.name}", daemon=True)
+        self._state = ev.StreamNormaliser()
 
     def start(self) -> None:
         self._lease = self.thread.acquire()
@@ -197,13 +254,13 @@ class BackgroundTurn:
         return not self._worker.is_alive()
 
     def _main(self) -> None:
-        recorder = TurnRecorder(self.result)
+        recorder = TurnRecorder(self.result, self.runner.connection.scrub)
         try:
             asyncio.run(self._stream(recorder))
             recorder.close()
             commit(self.thread, self.options, self.result, None)
         except (Exception, asyncio.CancelledError) as exc:
-            recorder.close(failed=exc)
+            recorder.close(failed=exc, state=self._state)
             if not isinstance(exc, asyncio.CancelledError):
                 self.error = self.runner.connection.translate(exc)
         finally:
@@ -216,14 +273,16 @@ class BackgroundTurn:
             self._task = asyncio.current_task()
             if self.stopped:
                 raise asyncio.CancelledError
-        client = self.runner.connection.new_client()  # its connections belong to this event loop
+        # a fresh client: its connections belong to this event loop
+        interactions = self.runner.connection.async_interactions(on_retry=self._on_event)
         request = build_request(self.options)
         events = ev.astream_events(
-            client.aio.interactions,
+            interactions,
             request,
             max_resumes=self.runner.max_resumes(),
             translate=self.runner.connection.translate,
+            state=self._state,
+            stall_timeout=self.runner.stall_timeout(),
         )
         async for event in events:
-            recorder.add(event)
-            self._on_event(event)
+            self._on_event(recorder.add(event))

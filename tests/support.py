@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import io
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,18 +51,36 @@ class StrictShell:
         return Cell(self.publisher.outputs[start:], stdout.getvalue())
 
 
-def markdown_of(cell: Cell) -> str:
-    """The latest Markdown shown by each display output of a cell, in order, joined."""
+def _latest(cell: Cell, mime: str) -> str:
+    """For each display output of a cell, in order, the last ``mime`` value it showed; joined."""
     latest: dict[Any, str] = {}
     order: list[Any] = []
     for n, output in enumerate(cell.outputs):
         key = (output.get("transient") or {}).get("display_id") or f"anonymous-{n}"
-        if key not in latest:
+        if key not in order:
             order.append(key)
-        if "text/markdown" in output["data"]:
-            latest[key] = output["data"]["text/markdown"]
+        if mime in output["data"]:
+            latest[key] = output["data"][mime]
     return "".join(latest.get(key, "") for key in order)
+
+
+def markdown_of(cell: Cell) -> str:
+    """The text each display output of a cell ended with: for answers, the Markdown source (their
+    final update carries it as text/plain beside the rendered HTML)."""
+    return _latest(cell, "text/plain")
+
+
+def html_of(cell: Cell) -> str:
+    """The HTML each display output of a cell ended with, in order, joined."""
+    return _latest(cell, "text/html")
 
 
 def creates(emulator: Any) -> list[Any]:
     return [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/interactions")]
+
+
+def text_of(data: dict[str, Any]) -> str:
+    """What a display bundle says as text: its text/plain, else its HTML without tags."""
+    if "text/plain" in data:
+        return str(data["text/plain"])
+    return html.unescape(re.sub(r"<[^>]*>", "", str(data.get("text/html", ""))))

@@ -24,7 +24,7 @@ from gemini_magics.threads import Turn
 from gemini_magics.widgets.chat import ChatPanel
 from gemini_magics.widgets.messages import StreamingReply
 
-from .support import TEST_KEY, creates
+from .support import TEST_KEY, creates, text_of
 
 ANSWER = "## Generators\n\nA generator *yields* values lazily.\n\n```python\ndef count():\n    yield 1\n```\n"
 
@@ -59,11 +59,12 @@ class WidgetTraffic:
         monkeypatch.setattr(ipywidgets.Widget, "_send", record)
 
     def markdown_states(self) -> list[str]:
+        """The text of every answer-text output sent to the front end (rendered HTML, as text)."""
         return [
-            output["data"]["text/markdown"]
+            text_of(output["data"])
             for _, state in self.sent
             for output in state.get("outputs", ())
-            if "text/markdown" in output.get("data", {})
+            if "text/html" in output.get("data", {})
         ]
 
 
@@ -76,14 +77,14 @@ def shown(panel: ChatPanel) -> str:
             walk(child)
         for output in getattr(widget, "outputs", ()):
             data = output.get("data", {})
-            parts.append(data.get("text/markdown", "") or data.get("text/plain", ""))
+            parts.append(text_of(data))
 
     walk(panel.messages)
     return "\n".join(parts)
 
 
 def notice(panel: ChatPanel) -> str:
-    return "\n".join(o["data"]["text/markdown"] for o in panel.notice.outputs)
+    return "\n".join(text_of(o["data"]) for o in panel.notice.outputs)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -122,9 +123,9 @@ def test_send_streams_the_answer_into_the_message_list(panels, emulator, monkeyp
     assert panel.running and panel.stop_button.disabled is False and panel.send_button.disabled
     assert panel.wait(10)
     text = shown(panel)
-    assert "**You**\n\nExplain generators" in text
+    assert "**You**\nExplain generators" in text
     assert "A generator *yields* values lazily." in text and "def count():" in text
-    partial = {md for md in traffic.markdown_states() if "## Generators" in md and "def count" not in md}
+    partial = {md for md in traffic.markdown_states() if "Generators" in md and "def count" not in md}
     assert len(partial) >= 3  # the answer was seen growing, not only in its final form
     assert panel.last_result.status == "completed" and panel.last_result.text == ANSWER
     assert not panel.running and panel.send_button.disabled is False and panel.stop_button.disabled
@@ -154,7 +155,7 @@ def test_the_panel_continues_a_cells_turn_and_shows_it_as_history(ip, panels, em
     cell_id = ip.user_ns["_gemini"].interaction_id
     panel = panels()
     history = shown(panel)
-    assert "From a cell" in history and "Cell answer with &lt;b>bold&lt;/b>." in history
+    assert "From a cell" in history and "Cell answer with <b>bold</b>." in history  # as text
     panel.send("From the panel")
     assert panel.wait(10)
     assert creates(emulator)[1].body["previous_interaction_id"] == cell_id
@@ -342,7 +343,11 @@ def test_images_are_inline_and_thoughts_collapsed(panels, emulator):
         if "image/png" in o["data"]
     ]
     assert [base64.b64decode(i) for i in images] == [png]
-    assert "<details><summary>Thoughts</summary>\n\nChoosing colours." in shown(panel)
+    assert "Thoughts:\nChoosing colours." in shown(panel)
+    html_shown = [
+        o["data"].get("text/html", "") for c in panel.messages.children[-1].children for o in c.outputs
+    ]
+    assert any("<details><summary>Thoughts</summary>" in h for h in html_shown)
 
 
 def test_html_and_script_links_are_made_inert(panels, emulator):
@@ -351,9 +356,15 @@ def test_html_and_script_links_are_made_inert(panels, emulator):
     panel = panels()
     panel.send("<b>hi</b> " + evil)
     assert panel.wait(10)
-    text = shown(panel)
-    assert "<script" not in text and "<img" not in text and "<b>" not in text
-    assert "&lt;script>" in text and "(#blocked:javascript:alert(3))" in text
+    assert "<script>alert(1)</script>" in shown(panel)  # as text: the plain-text form is the source
+    rendered = "\n".join(
+        o["data"].get("text/html", "")
+        for widget in panel.messages.children
+        for part in [widget, *getattr(widget, "children", ())]
+        for o in getattr(part, "outputs", ())
+    )
+    assert "<script" not in rendered and "<img" not in rendered and "<b>" not in rendered
+    assert "&lt;script&gt;" in rendered and "&lt;b&gt;hi&lt;/b&gt;" in rendered and "href" not in rendered
 
 
 def test_model_picker_offers_the_sdk_models_and_defaults_to_the_magics_model(ip, panels, emulator):
@@ -375,7 +386,7 @@ def test_a_reset_or_rewind_elsewhere_is_reflected(ip, panels, emulator):
     panel = panels()
     assert "Two" in shown(panel)
     ip.run("%%gemini\nOne again", cell_id="a")  # re-running an earlier cell rewinds the thread
-    assert "One again" in shown(panel) and "**You**\n\nTwo" not in shown(panel)
+    assert "One again" in shown(panel) and "**You**\nTwo" not in shown(panel)
     ip.run("%gemini reset")
     assert panel.messages.children == ()
 
@@ -427,7 +438,7 @@ def test_streaming_reply_freezes_blocks_and_throttles(monkeypatch):
     assert len(segments) >= 3  # finished blocks went to outputs of their own, frozen
     assert len(traffic.markdown_states()) < 20  # 200 deltas, a handful of updates
     reply.finish()
-    assert "".join(s.outputs[0]["data"]["text/markdown"] for s in segments) == reply.text
+    assert "".join(s.outputs[0]["data"]["text/plain"] for s in segments) == reply.text
 
 
 def test_text_held_back_by_the_throttle_is_shown_when_the_stream_pauses():
@@ -435,8 +446,8 @@ def test_text_held_back_by_the_throttle_is_shown_when_the_stream_pauses():
     reply.handle(ev.TextDelta("Hello"))
     reply.handle(ev.TextDelta(" world, and more"))  # within the interval: held back
     tail = reply.view.children[-1]
-    assert tail.outputs[0]["data"]["text/markdown"] == "Hello"
-    wait_for(lambda: tail.outputs[0]["data"]["text/markdown"] == "Hello world, and more", timeout=1.0)
+    assert text_of(tail.outputs[0]["data"]).strip() == "Hello"
+    wait_for(lambda: text_of(tail.outputs[0]["data"]).strip() == "Hello world, and more", timeout=1.0)
     reply.finish()
 
 

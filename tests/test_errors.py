@@ -62,8 +62,10 @@ def test_server_error_after_retries_is_our_exception(ip, emulator):
     emulator.enqueue(Fault.http(503, "unavailable", "Model overloaded", retry_after=0.01, times=5))
     with pytest.raises(GeminiAPIError, match="503 unavailable: Model overloaded") as caught:
         ip.run("%%gemini\nHello")
-    assert "run the cell again" in _shown_traceback(ip, caught.value)
-    assert len(creates(emulator)) == 5  # the SDK's own retries, honouring Retry-After
+    assert "run the cell again in a moment (gave up after 5 attempts)" in _shown_traceback(ip, caught.value)
+    assert len(creates(emulator)) == 5  # our retries (the SDK's are off), honouring Retry-After
+    notes = [o["data"]["text/plain"] for o in ip.publisher.outputs if "retrying" in str(o["data"])]
+    assert notes[-1] == "server error 503; retrying in 0.0 s (attempt 5 of 5)" and len(notes) == 4
 
 
 def test_unreachable_server_is_a_connection_error(ip, emulator, monkeypatch):

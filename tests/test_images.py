@@ -13,7 +13,7 @@ from PIL import Image
 
 from gemini_magics.emulator import Reply
 
-from .support import creates, markdown_of
+from .support import creates, html_of, markdown_of
 
 
 def _png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (40, 20)) -> bytes:
@@ -76,7 +76,7 @@ def test_image_by_uri_is_shown_too(ip, emulator):
     block = {"type": "image", "uri": "https://example.com/fox.png?a=1&b=2", "mime_type": "image/png"}
     emulator.enqueue(Reply([{"type": "model_output", "content": [block]}]))
     cell = ip.run("%%gemini --image\nA fox")
-    (shown,) = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o["data"]]
+    (shown,) = [o["data"]["text/html"] for o in cell.outputs if "<img" in o["data"].get("text/html", "")]
     assert shown == '<img src="https://example.com/fox.png?a=1&amp;b=2" alt="generated image">'
     assert ip.user_ns["_gemini"].images[0].uri == block["uri"]
 
@@ -91,8 +91,8 @@ def test_follow_up_cell_edits_the_picture_through_the_thread(ip, emulator):
     assert body["model"] == "gemini-3.1-flash-image"
     assert body["response_format"][1] == {"type": "image", "aspect_ratio": "16:9"}
     assert body["input"] == "Make the lighting warmer"  # no re-upload
-    history = markdown_of(ip.run("%gemini history"))
-    assert "| images |" in history and "| gemini-3.1-flash-image | 1 |" in history
+    history = html_of(ip.run("%gemini history"))
+    assert "<th>images</th>" in history and "<td>gemini-3.1-flash-image</td>\n<td>1</td>" in history
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def _text_of(notebook: nbformat.NotebookNode) -> str:
         for output in cell.get("outputs", []):
             parts.append(output.get("text", ""))
             data = output.get("data", {})
-            parts.append(data.get("text/markdown", "") + data.get("text/plain", ""))
+            parts.append(data.get("text/plain", ""))
     return "\n".join(parts)
 
 
@@ -106,6 +106,6 @@ def test_chat_notebook_shares_threads_between_panels_and_cells(emulator, monkeyp
     assert "previous_interaction_id" not in bodies[1]  # the panel's own thread, "side"
     panel_turn = emulator.interaction(bodies[2]["previous_interaction_id"])  # the cell continued the panel
     assert "Name three everyday uses" in json.dumps(panel_turn)
-    history = notebook.cells[-1].outputs[0]["data"]["text/markdown"]  # `%gemini history side`
+    history = notebook.cells[-1].outputs[0]["data"]["text/html"]  # `%gemini history side`
     assert "2 turn(s)" in history
     assert "Name three everyday uses" in history and "Which of those three" in history

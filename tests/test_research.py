@@ -93,7 +93,8 @@ def test_panel_updates_in_the_background_while_other_cells_run(ip, emulator, pan
     assert len(seen) >= 3, seen  # phase and bar moved while we worked
     assert panel.bar.value == 1.0 and panel.bar.bar_style == "success"
     assert panel.report in panel.box.children and len(panel.report.outputs) >= 3
-    assert "Accelerators" in panel.report.outputs[0]["data"]["text/markdown"]
+    assert "Accelerators" in panel.report.outputs[0]["data"]["text/plain"]
+    assert "<h" in panel.report.outputs[0]["data"]["text/html"]  # rendered in the kernel
 
 
 def test_cancel_button(ip, emulator, panels):
@@ -130,7 +131,7 @@ def test_falls_back_to_polling_when_resuming_keeps_failing(ip, emulator):
     assert report.polling and report.status == "completed"
     polls = [r for r in _gets(emulator) if r.query.get("stream") != "true"]
     assert len(polls) >= 2
-    assert "**Sources**" in "".join(o["data"].get("text/markdown", "") for o in ip.publisher.outputs)
+    assert "**Sources**" in "".join(o["data"].get("text/plain", "") for o in ip.publisher.outputs)
 
 
 def test_reattach_by_id_renders_the_outcome(ip, emulator):

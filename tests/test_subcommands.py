@@ -9,7 +9,7 @@ import pytest
 from gemini_magics import models
 from gemini_magics.emulator import Reply
 
-from .support import TEST_KEY, creates, markdown_of
+from .support import TEST_KEY, creates, html_of, markdown_of
 
 
 def test_status_shows_only_the_last_four_characters_of_the_key(ip, emulator):
@@ -35,8 +35,8 @@ def test_threads_history_and_reset(ip, emulator):
     ip.run("%%gemini -t side\nAside")
     listing = ip.run("%gemini threads").stdout
     assert "default: 2 turn(s)" in listing and "side: 1 turn(s)" in listing
-    table = markdown_of(ip.run("%gemini history"))
-    assert "First question about lists \\| pipes" in table
+    table = html_of(ip.run("%gemini history"))
+    assert "<td>First question about lists | pipes</td>" in table
     head = ip.magics.threads["default"].head
     assert head in table and "gemini-3.5-flash" in table and "c1" in table
     ip.run("%gemini reset")

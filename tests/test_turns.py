@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gemini_magics.emulator import Reply
 
-from .support import creates, markdown_of
+from .support import creates, html_of, markdown_of
 
 ANSWER = (
     "## Generators\n\nA generator *yields* values lazily.\n\n"
@@ -25,7 +25,7 @@ def test_cell_streams_markdown_and_stores_result(ip, emulator):
     assert result.usage["total_tokens"] > 0
     assert result.steps[-1]["type"] == "model_output"
     assert result.steps[-1]["content"][0]["text"] == ANSWER
-    assert result._repr_markdown_().startswith("## Generators")
+    assert result._repr_html_().startswith('<div class="mathjax_ignore"><h2>Generators</h2>')
     request = creates(emulator)[0]
     assert request.body["stream"] is True
     assert request.body["input"] == "Explain Python generators to a first-year student."
@@ -113,9 +113,15 @@ def test_options_reach_the_request(ip, emulator):
 def test_thoughts_are_shown_collapsed_above_the_answer(ip, emulator):
     emulator.enqueue(Reply.text("The answer.", thoughts=["Let me think."]))
     cell = ip.run("%%gemini --show-thoughts\nQ")
-    shown = markdown_of(cell)
+    shown = html_of(cell)
     assert shown.index("<details><summary>Thoughts</summary>") < shown.index("The answer.")
-    assert "Let me think." in shown
+    assert "Let me think." in shown and "Thoughts:\nLet me think." in markdown_of(cell)
+
+
+def test_no_empty_thoughts_disclosure_when_no_thoughts_arrive(ip, emulator):
+    emulator.enqueue(Reply.text("Straight answer."))
+    cell = ip.run("%%gemini --show-thoughts\nQ")
+    assert "<details" not in html_of(cell) and "Straight answer." in markdown_of(cell)
 
 
 def test_no_stream_waits_for_the_whole_answer(ip, emulator):

@@ -98,12 +98,27 @@ def fake_signature(*parts: object) -> str:
 class Reply:
     """One scripted success: the generated ``steps`` (wire JSON) and how to deliver them.
 
-    Delivery options shape the *first* SSE delivery of the interaction only (a later resume
-    replays the stored log normally), except ``error_after``, which makes the interaction
-    itself fail: its log ends with an ``error`` event and its status becomes ``failed``.
-    ``drop_mode`` picks how ``drop_after`` ends the stream: ``"eof"`` ends the HTTP body
-    cleanly (the SDK iterator just stops), ``"reset"`` cuts it mid-body (the SDK raises
-    ``APIConnectionError``).
+    Delivery faults (``drop_after``, ``stall_after``: counted in events of one delivery) shape the
+    *first* SSE delivery of the interaction only (a later resume replays the stored log normally),
+    or every delivery with ``repeat_faults``. ``error_after`` makes the interaction itself fail:
+    its log ends with an ``error`` event and its status becomes ``failed``. ``drop_mode`` picks
+    how ``drop_after`` ends the stream: ``"eof"`` ends the HTTP body cleanly (the SDK iterator
+    just stops), ``"reset"`` cuts it mid-body (the SDK raises ``APIConnectionError``).
+    ``stall_seconds=None`` stalls until :meth:`Emulator.release_stalls` or the emulator stops.
+
+    Shapes seen in real traffic, for every delivery:
+
+    * ``event_ids=False``: no ``event_id`` in the JSON (recorded production streams carry none),
+      so a resume has nothing to name and replays from the start;
+    * ``start_content=True``: ``step.start`` carries the step's first delta (first text chunk or
+      media block in ``content``, first thought in ``summary``, a function call complete);
+    * ``resume_from``: where ``GET ?last_event_id=X&stream=true`` replays from: ``"after"`` X (as
+      documented), ``"at"`` X (X again), ``"start"`` (ignores X);
+    * ``repeat_events=True``: every event is sent twice in a row;
+    * ``done_line=True``: a complete stream ends with ``event: done`` / ``data: [DONE]``;
+    * ``malformed``: ``"null_text"`` sends an extra text delta with ``"text": null`` before each
+      text step's first text delta; ``"no_index"`` leaves ``index`` out of every ``step.delta``.
+      Both are sent only, never logged, so the emulator's schema check stays clean.
     """
 
     steps: list[Json]
@@ -115,7 +130,14 @@ class Reply:
     drop_after: int | None = None
     drop_mode: Literal["eof", "reset"] = "eof"
     stall_after: int | None = None
-    stall_seconds: float = 0.0
+    stall_seconds: float | None = 0.0
+    repeat_faults: bool = False
+    event_ids: bool = True
+    start_content: bool = False
+    resume_from: Literal["after", "at", "start"] = "after"
+    repeat_events: bool = False
+    done_line: bool = False
+    malformed: Literal["null_text", "no_index"] | None = None
     error_after: int | None = None
     error_code: str = "internal"
     error_message: str = "Model overloaded"
@@ -127,6 +149,10 @@ class Reply:
             raise ValueError("deltas must be at least 1")
         if self.drop_mode not in ("eof", "reset"):
             raise ValueError("drop_mode must be 'eof' or 'reset'")
+        if self.resume_from not in ("after", "at", "start"):
+            raise ValueError("resume_from must be 'after', 'at' or 'start'")
+        if self.malformed not in (None, "null_text", "no_index"):
+            raise ValueError("malformed must be None, 'null_text' or 'no_index'")
         self.steps = [_complete_step(step, position) for position, step in enumerate(self.steps)]
 
     @property
@@ -162,6 +188,34 @@ class Reply:
         return cls([*_thought_steps(thoughts), call], status, **delivery)
 
     @classmethod
+    def media(
+        cls,
+        kind: Literal["image", "audio", "video"],
+        data: bytes,
+        mime_type: str,
+        *,
+        text: str | None = None,
+        thoughts: Sequence[str] = (),
+        status: str = "completed",
+        **delivery: Any,
+    ) -> Reply:
+        """A ``model_output`` with an inline picture, sound or video (and an optional leading text)."""
+        content: list[Json] = [] if text is None else [{"type": "text", "text": text}]
+        content.append({"type": kind, "data": base64.b64encode(data).decode(), "mime_type": mime_type})
+        steps = [*_thought_steps(thoughts), {"type": "model_output", "content": content}]
+        return cls(steps, status, **delivery)
+
+    @classmethod
+    def audio(cls, data: bytes, mime_type: str = "audio/wav", **options: Any) -> Reply:
+        """A ``model_output`` with inline audio; see :meth:`media`."""
+        return cls.media("audio", data, mime_type, **options)
+
+    @classmethod
+    def video(cls, data: bytes, mime_type: str = "video/mp4", **options: Any) -> Reply:
+        """A ``model_output`` with an inline video; see :meth:`media`."""
+        return cls.media("video", data, mime_type, **options)
+
+    @classmethod
     def image(
         cls,
         data: bytes,
@@ -184,6 +238,8 @@ class Reply:
         events: list[Json] = []
         for index, step in enumerate(self.steps):
             start, deltas = _split_step(step, self.deltas)
+            if self.start_content:
+                start, deltas = _content_in_start(step, start, deltas)
             events.append({"event_type": "step.start", "index": index, "step": start})
             events.extend({"event_type": "step.delta", "index": index, "delta": delta} for delta in deltas)
             events.append({"event_type": "step.stop", "index": index})
@@ -268,6 +324,21 @@ def _split_step(step: Json, deltas: int) -> tuple[Json, list[Json]]:
     start = {key: value for key, value in step.items() if key not in payload_keys}
     payload = {key: step[key] for key in payload_keys if key in step}
     return start, [{"type": kind, **payload}] if payload else []
+
+
+def _content_in_start(step: Json, start: Json, deltas: list[Json]) -> tuple[Json, list[Json]]:
+    """Move a step's first delta into its ``step.start``, as real streams sometimes do."""
+    kind = step["type"]
+    if kind == "function_call":
+        return dict(step), []
+    if not deltas:
+        return start, deltas
+    first = deltas[0]
+    if kind == "model_output" and first["type"] in ("text", "image", "audio", "video", "document"):
+        return {**start, "content": [first]}, deltas[1:]
+    if kind == "thought" and first["type"] == "thought_summary":
+        return {**start, "summary": [first["content"]]}, deltas[1:]
+    return start, deltas
 
 
 def _content_deltas(content: list[Json], deltas: int) -> list[Json]:

@@ -8,6 +8,7 @@ import hmac
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +72,7 @@ class Emulator:
         self._requests: list[RecordedRequest] = []
         self._schema_errors: list[str] = []
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._store = InteractionStore(self._stopping, self._check_event)
         self._files = MediaFiles(lambda: self.base_url)
         self._server: _Server | None = None
@@ -147,11 +149,27 @@ class Emulator:
             raise KeyError(interaction_id) from None
         return copy.deepcopy(self._store.snapshot(record, timeline=True, include_input=True))
 
+    def release_stalls(self) -> None:
+        """End every stall now, and let later ones pass at once (until :meth:`reset`)."""
+        self._released.set()
+
+    def _stall(self, seconds: float | None) -> bool:
+        """Hold a stream silent for ``seconds`` (None: until released); True if the emulator stops."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        while not self._released.is_set():
+            remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if remaining <= 0:
+                break
+            if self._stopping.wait(remaining):
+                return True
+        return self._stopping.is_set()
+
     def reset(self) -> None:
         """Forget queued items, recorded requests, stored interactions and served files."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+        self._released.clear()
         self._store.clear()
         self._files.clear()
 
@@ -409,6 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         drop_at = faults.drop_after if faults else None
         stall_at = faults.stall_after if faults else None
+        shape = _WireShape(record.reply)
         sent = 0
         for batch in self._store.follow(record, position):
             frames = bytearray()
@@ -422,16 +441,47 @@ class _Handler(BaseHTTPRequestHandler):
                     self._write_chunk(frames)
                     frames.clear()
                     stall_at = None
-                    if self.emulator._stopping.wait(faults.stall_seconds):
+                    if self.emulator._stall(faults.stall_seconds):
                         return
-                frames += _sse_frame(event)
+                for sent_event in shape.wire_events(event):
+                    frames += _sse_frame(sent_event)
                 sent += 1
             self._write_chunk(frames)
+        if record.reply.done_line:
+            self._write_chunk(b"event: done\ndata: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_chunk(self, data: bytes | bytearray) -> None:
         if data:
             self.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
+
+
+class _WireShape:
+    """How one delivery puts logged events on the wire: the reply's real-traffic shape options.
+
+    The log stays canonical (and schema-checked); only what is sent is altered.
+    """
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self._texts_started: set[int] = set()
+
+    def wire_events(self, event: Json) -> list[Json]:
+        reply = self.reply
+        if not reply.event_ids:
+            event = {key: value for key, value in event.items() if key != "event_id"}
+        out = [event]
+        if event["event_type"] == "step.delta":
+            if reply.malformed == "null_text" and event["delta"].get("type") == "text":
+                if event["index"] not in self._texts_started:
+                    self._texts_started.add(event["index"])
+                    null = {"event_type": "step.delta", "index": event["index"]}
+                    out.insert(0, {**null, "delta": {"type": "text", "text": None}})
+            elif reply.malformed == "no_index":
+                out = [{key: value for key, value in event.items() if key != "index"}]
+        if reply.repeat_events:
+            out = [copy for item in out for copy in (item, item)]
+        return out
 
 
 def _sse_frame(event: Json) -> bytes:

@@ -249,13 +249,18 @@ class InteractionStore:
         return body
 
     def position_after(self, record: StoredInteraction, last_event_id: str | None) -> int:
-        """Index in the log just after ``last_event_id`` (0 = replay from the beginning)."""
+        """Index in the log just after ``last_event_id`` (0 = replay from the beginning).
+
+        The reply's ``resume_from`` can make it replay the named event too (``"at"``), or ignore
+        the id and replay everything (``"start"``), as servers that do not honour it would.
+        """
         if not last_event_id:
             return 0
         with self._cond:
             for position, event in enumerate(record.log):
                 if event["event_id"] == last_event_id:
-                    return position + 1
+                    resume_from = record.reply.resume_from
+                    return {"after": position + 1, "at": position}.get(resume_from, 0)
         raise ApiError(
             400, "invalid_request", f"last_event_id {last_event_id!r} is not an event of {record.id}."
         )
@@ -275,10 +280,11 @@ class InteractionStore:
                 return
 
     def take_delivery_faults(self, record: StoredInteraction) -> Reply | None:
-        """The reply whose drop/stall options apply, for the first SSE delivery only."""
+        """The reply whose drop/stall options apply: the first SSE delivery, or all with repeat_faults."""
         with self._cond:
             pending, record.delivery_faults_pending = record.delivery_faults_pending, False
-        return record.reply if pending else None
+        repeat = record.reply.repeat_faults and record.reply.has_delivery_faults
+        return record.reply if pending or repeat else None
 
     # -- internals ----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Finding where streamed Markdown blocks close, and neutralising raw HTML in model text.
+"""Finding where streamed Markdown blocks close, so finished blocks are sent once.
 
 Pure string code with no IPython imports, so it is cheap to test and to run on every delta.
 """
@@ -8,9 +8,6 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
-_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp", "tel"})
-_LINK_TARGET = re.compile(r"(\]\(\s*<?|^\s{0,3}\[[^\]]+\]:\s*<?)([^)\s>]*)", re.MULTILINE)
-_AUTOLINK = re.compile(r"<(?:https?|mailto):[^\s<>]*>", re.IGNORECASE)
 
 
 class BlockSplitter:
@@ -75,68 +72,3 @@ class BlockSplitter:
             self._fence = fence.group(1)
         elif stripped == "$$":
             self._fence = "$$"
-
-
-def neutralise_html(markdown: str) -> str:
-    """Make model Markdown inert: raw HTML is shown as text and unsafe link schemes are blocked.
-
-    JupyterLab renders Markdown produced in a live session as trusted, without sanitising, so raw
-    HTML from the model would run. ``<`` becomes ``&lt;`` outside code and math (where the renderer
-    already escapes it); link targets with a scheme other than http(s), mailto, ftp or tel get a
-    ``#blocked:`` prefix, which makes them harmless fragment links.
-    """
-    out: list[str] = []
-    fence: str | None = None
-    for line in markdown.splitlines(keepends=True):
-        stripped = line.strip()
-        if fence is not None:
-            if stripped.startswith(fence) and stripped.strip(fence[0]) == "":
-                fence = None
-            out.append(line)
-            continue
-        opening = _FENCE.match(line)
-        if opening or stripped == "$$":
-            fence = opening.group(1) if opening else "$$"
-            out.append(line)
-            continue
-        out.append(_neutralise_inline(line))
-    return _LINK_TARGET.sub(_block_unsafe_target, "".join(out))
-
-
-def _block_unsafe_target(match: re.Match[str]) -> str:
-    target = match.group(2)
-    scheme, colon, _ = target.partition(":")
-    if colon and not any(c in scheme for c in "/?#") and scheme.lower() not in _SAFE_SCHEMES:
-        return f"{match.group(1)}#blocked:{target}"
-    return match.group(0)
-
-
-_INLINE_CODE_OR_MATH = re.compile(r"(`+)(?:.+?)\1|\$\$.+?\$\$|\$[^$\n]+\$")
-
-
-def _neutralise_inline(line: str) -> str:
-    if "<" not in line:
-        return line
-    pieces: list[str] = []
-    position = 0
-    for match in _INLINE_CODE_OR_MATH.finditer(line):
-        pieces.append(_escape_angles(line[position : match.start()]))
-        pieces.append(match.group(0))
-        position = match.end()
-    pieces.append(_escape_angles(line[position:]))
-    return "".join(pieces)
-
-
-def _escape_angles(text: str) -> str:
-    if "<" not in text:
-        return text
-    kept = [(m.start(), m.end()) for m in _AUTOLINK.finditer(text)]
-    if not kept:
-        return text.replace("<", "&lt;")
-    pieces, position = [], 0
-    for start, end in kept:
-        pieces.append(text[position:start].replace("<", "&lt;"))
-        pieces.append(text[start:end])
-        position = end
-    pieces.append(text[position:].replace("<", "&lt;"))
-    return "".join(pieces)

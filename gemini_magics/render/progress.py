@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from IPython.display import display
 
 from ..report import report_parts
-from .blocks import neutralise_html
+from .markdown import markdown_bundle
 
 if TYPE_CHECKING:
     from ..research import ResearchProgress, ResearchRun
@@ -51,14 +51,14 @@ def outcome_message(run: ResearchRun) -> str:
 
 
 def report_bundles(run: ResearchRun) -> list[dict[str, Any]]:
-    """The report as display bundles: Markdown (neutralised) and images, in the order written."""
+    """The report as display bundles: safe HTML (with the Markdown as text) and media, in order."""
     from ..events import media_of
     from .media import media_bundle
 
     bundles = []
     for kind, value in report_parts(run.result.steps):
         if kind == "markdown":
-            bundles.append({"text/markdown": neutralise_html(value), "text/plain": value})
+            bundles.append(markdown_bundle(value))
         else:
             bundles.append(media_bundle(media_of(value)))
     return bundles
@@ -153,12 +153,16 @@ class TextProgress:
         self._phase = ""
         self._printed_at = 0.0
         self._last_line = ""
+        self._message = ""
 
     def tick(self) -> None:
         progress = self.run.progress
         now = time.monotonic()
         line = summary_line(progress)
         changed_phase = progress.phase != self._phase
+        if progress.message and progress.message != self._message:  # e.g. "rate limited; retrying…"
+            self._message = progress.message
+            self.stream.write(f"[research] {progress.message}\n")
         if changed_phase or (now - self._printed_at >= TEXT_EVERY and line != self._last_line):
             self.stream.write(f"[research] {line}\n")
             self.stream.flush()

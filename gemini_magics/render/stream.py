@@ -6,19 +6,24 @@ goes out and when); the tail is updated in place through its ``display_id``.
 
 from __future__ import annotations
 
+import contextvars
 import html
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from IPython.display import display, update_display
 
 from .. import events as ev
-from .blocks import neutralise_html
+from .markdown import disclosure, note_html
 from .media import media_bundle
-from .segments import SegmentedMarkdown
+from .segments import SegmentedMarkdown, _unchanged
 
-MARKDOWN = "text/markdown"
+HTML = "text/html"
+_TERMINAL_CONTROLS = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
+MIN_FLUSH_DELAY = 0.05  # seconds before held-back text is sent when no more arrives
 
 
 class _Display:
@@ -33,53 +38,95 @@ class _Display:
 
 
 class NotebookRenderer:
-    """Renders normalised events as Markdown display outputs in a notebook cell."""
+    """Renders normalised events as safe HTML display outputs in a notebook cell.
 
-    def __init__(self, *, interval: float, show_thoughts: bool) -> None:
+    Events arrive on the cell's thread. Text held back by the throttle is shown by a timer soon
+    after when nothing more arrives (a slow or stalled server), from a thread that carries the
+    cell's context so the output lands in this cell.
+    """
+
+    def __init__(
+        self, *, interval: float, show_thoughts: bool, scrub: Callable[[str], str] = _unchanged
+    ) -> None:
         self.interval = interval
         self.show_thoughts = show_thoughts
-        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish)
+        self.scrub = scrub
+        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish, scrub=scrub)
+        self._lock = threading.RLock()
+        self._timer: threading.Timer | None = None
         self._tail: _Display | None = None
         self._thoughts: list[str] = []
+        self._thoughts_shown = 0
         self._thought_display: _Display | None = None
         self._thoughts_sent_at = 0.0
-        if show_thoughts:
-            self._thought_display = _Display({MARKDOWN: ""})
+        self._retry_note: _Display | None = None
+        if show_thoughts:  # reserved above the answer; stays empty when no thoughts arrive
+            self._thought_display = _Display({HTML: "", "text/plain": ""})
 
     def handle(self, event: ev.Event) -> None:
-        if isinstance(event, ev.TextDelta):
-            self.segments.feed(event.text)
-        elif isinstance(event, ev.ThoughtDelta):
-            self._thoughts.append(event.text)
-            self._show_thoughts(final=False)
-        elif isinstance(event, ev.MediaDelta):
-            self.segments.break_segment()
-            display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+        with self._lock:
+            if isinstance(event, ev.TextDelta):
+                if self.segments.feed(event.text):
+                    self._flush_later()
+            elif isinstance(event, ev.ThoughtDelta):
+                self._thoughts.append(event.text)
+                self._show_thoughts(final=False)
+            elif isinstance(event, ev.MediaDelta):
+                self.segments.break_segment()
+                display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+            elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
+                bundle = {HTML: note_html(event.note), "text/plain": event.note}
+                if self._retry_note is None:
+                    self._retry_note = _Display(bundle)
+                else:
+                    self._retry_note.update(bundle)
 
-    def _publish(self, markdown: str, new_segment: bool) -> None:
+    def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
         if new_segment or self._tail is None:
-            self._tail = _Display({MARKDOWN: markdown})
+            self._tail = _Display(bundle)
         else:
-            self._tail.update({MARKDOWN: markdown})
+            self._tail.update(bundle)
 
-    def _show_thoughts(self, *, final: bool) -> None:
-        if self._thought_display is None:
+    def _flush_later(self) -> None:
+        if self._timer is None:
+            context = contextvars.copy_context()  # ipykernel keeps the cell's parent header there
+            self._timer = threading.Timer(
+                max(self.interval, MIN_FLUSH_DELAY), context.run, (self._timed_flush,)
+            )
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            if self._timer is None:  # the turn finished meanwhile
+                return
+            self._timer = None
+            self.segments.flush()
+            self._show_thoughts(final=False, force=True)
+
+    def _show_thoughts(self, *, final: bool, force: bool = False) -> None:
+        if self._thought_display is None or not self._thoughts:
             return
-        now = time.monotonic()
-        if not final and now - self._thoughts_sent_at < self.interval:
+        if not final and len(self._thoughts) == self._thoughts_shown:
             return
-        self._thoughts_sent_at = now
-        body = neutralise_html("".join(self._thoughts))
+        if not (final or force) and time.monotonic() - self._thoughts_sent_at < self.interval:
+            self._flush_later()
+            return
+        self._thoughts_sent_at = time.monotonic()
+        self._thoughts_shown = len(self._thoughts)
+        text = self.scrub("".join(self._thoughts))
         summary = "Thoughts" if final else "Thinking…"
-        self._thought_display.update(
-            {MARKDOWN: f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"}
-        )
+        self._thought_display.update({HTML: disclosure(summary, text), "text/plain": f"{summary}:\n{text}"})
 
     def flush(self, *, final: bool = True) -> None:
         """Send whatever has not been shown yet."""
-        self.segments.flush()
-        if final:
-            self._show_thoughts(final=True)
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.segments.flush(final=final)
+            if final:
+                self._show_thoughts(final=True)
 
     def footer(self, info: dict[str, Any]) -> None:
         parts = [str(info[k]) for k in ("model", "thread") if info.get(k)]
@@ -90,45 +137,78 @@ class NotebookRenderer:
             parts.append(str(info["status"]))
         if info.get("interaction_id"):
             parts.append(str(info["interaction_id"]))
-        line = html.escape(" · ".join(parts))
+        line = self.scrub(" · ".join(parts))
         display(
-            {MARKDOWN: f"<sub>{line}</sub>", "text/plain": " · ".join(parts)},
+            {HTML: f"<sub>{html.escape(line)}</sub>", "text/plain": line},
             raw=True,
             metadata={"gemini_magics": info},
         )
 
     def note(self, message: str) -> None:
-        display({MARKDOWN: f"*{html.escape(message)}*", "text/plain": message}, raw=True)
+        message = self.scrub(message)
+        display({HTML: note_html(message), "text/plain": message}, raw=True)
 
 
 class TextRenderer:
-    """Plain text for terminals: deltas are written to stdout as they arrive."""
+    """Plain text for terminals: deltas are written to stdout as they arrive.
 
-    def __init__(self, *, stream: TextIO | None = None, show_thoughts: bool = False) -> None:
+    Control characters other than newline and tab are dropped (escape sequences from the model could
+    retitle the terminal or write to its clipboard), and ``scrub`` runs over the text with the last
+    ``holdback`` characters kept back until more arrives, so a secret split across deltas is caught.
+    """
+
+    def __init__(
+        self,
+        *,
+        stream: TextIO | None = None,
+        show_thoughts: bool = False,
+        scrub: Callable[[str], str] = _unchanged,
+        holdback: int = 0,
+    ) -> None:
         self.stream = stream or sys.stdout
         self.show_thoughts = show_thoughts
+        self.scrub = scrub
+        self.holdback = holdback
+        self._pending = ""
         self._ends_with_newline = True
+
+    def _clean(self, text: str) -> str:
+        return self.scrub(text.translate(_TERMINAL_CONTROLS))
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self._ends_with_newline = text.endswith("\n")
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextDelta) and event.text:
-            self.stream.write(event.text)
+            text = self._clean(self._pending + event.text)
+            cut = max(0, len(text) - self.holdback)
+            self._write(text[:cut])
+            self._pending = text[cut:]
             self.stream.flush()
-            self._ends_with_newline = event.text.endswith("\n")
         elif isinstance(event, ev.ThoughtDelta):
             if self.show_thoughts:
-                self.stream.write(f"[thinking] {event.text}\n")
+                self.stream.write(f"[thinking] {self._clean(event.text)}\n")
         elif isinstance(event, ev.MediaDelta):
-            self.stream.write(f"\n{media_bundle(event)['text/plain']}\n")
+            self._write(self._pending)
+            self._pending = ""
+            self._write(f"\n{media_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.Retrying):
+            self.stream.write(f"{self._clean(event.note)}\n")
+            self.stream.flush()
 
     def flush(self, *, final: bool = True) -> None:
-        if final and not self._ends_with_newline:
-            self.stream.write("\n")
-            self._ends_with_newline = True
+        if final:
+            self._write(self._pending)
+            self._pending = ""
+            if not self._ends_with_newline:
+                self._write("\n")
         self.stream.flush()
 
     def footer(self, info: dict[str, Any]) -> None:
         parts = [str(info[k]) for k in ("model", "thread", "status", "interaction_id") if info.get(k)]
-        self.stream.write("── " + " · ".join(parts) + "\n")
+        self.stream.write("── " + self._clean(" · ".join(parts)) + "\n")
 
     def note(self, message: str) -> None:
-        self.stream.write(f"{message}\n")
+        self.stream.write(f"{self._clean(message)}\n")

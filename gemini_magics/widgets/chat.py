@@ -23,6 +23,7 @@ try:
 except ImportError:  # pragma: no cover - the `widgets` extra is not installed
     raise UsageError("the chat panel needs ipywidgets: pip install 'gemini_magics[widgets]'") from None
 
+from .. import events as ev
 from .. import models
 from ..attach import AttachError, content_blocks
 from ..errors import GeminiError, redact
@@ -36,7 +37,7 @@ from .messages import (
     close_tree,
     history_reply,
     markdown_output,
-    notice_markdown,
+    notice_output,
     user_message,
 )
 
@@ -100,6 +101,7 @@ class ChatPanel:
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
         self._stop_requested = False
+        self._retry_note = ""
         self._lock = threading.RLock()
         self._entries: list[_Entry] = []
         self._build()
@@ -250,7 +252,10 @@ class ChatPanel:
             attachments=tuple(blocks),
             image_output={} if models.makes_images(model) else None,
         )
-        reply = StreamingReply(model, interval=self.magics.stream_interval)
+        secrets = [secret for secret in self._secrets() if secret]
+        reply = StreamingReply(
+            model, interval=self.magics.stream_interval, scrub=lambda t: redact(t, secrets)
+        )
         entry = _Entry((user_message(prompt, names), reply.view), live=True)
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
         with self._lock:  # on_done waits for this block, so it always sees self._turn set
@@ -318,6 +323,13 @@ class ChatPanel:
     def _relay(self, reply: StreamingReply) -> Callable[[Any], None]:
         @_guarded
         def on_event(self: ChatPanel, event: Any) -> None:
+            if isinstance(event, ev.Retrying):  # the status line says so until the answer starts
+                self._retry_note = event.note
+                self._show_status(event.note)
+                return
+            if self._retry_note:
+                self._retry_note = ""
+                self._show_status()
             reply.handle(event)
 
         return functools.partial(on_event, self)
@@ -330,16 +342,16 @@ class ChatPanel:
                 self._turn = None
                 entry.live = False
                 if error is not None:
-                    reply.finish(notice_markdown(*_explain(error, self._secrets())), FAILED_CLASS)
+                    reply.finish(notice_output(*_explain(error, self._secrets())), FAILED_CLASS)
                 elif result.status == "completed":
                     committed = self.thread.turn(result.interaction_id) is not None
                     entry.interaction_id = result.interaction_id if committed else None
                     reply.finish(_footer(result))
                 elif self._stop_requested:
-                    reply.finish(STOPPED_NOTE, STOPPED_CLASS)
+                    reply.finish(markdown_output(STOPPED_NOTE), STOPPED_CLASS)
                 else:
                     note = f"The answer ended {result.status}; the thread was left as it was. Send it again."
-                    reply.finish(notice_markdown(note), FAILED_CLASS)
+                    reply.finish(notice_output(note), FAILED_CLASS)
                 self._set_streaming(False)
             self.sync()
 
@@ -353,13 +365,13 @@ class ChatPanel:
         self.stop_button.disabled = not streaming
         self._show_status()
 
-    def _show_status(self) -> None:
+    def _show_status(self, note: str = "") -> None:
         turns = len(self.thread.turns)
-        state = " · answering…" if self.running else ""
+        state = f" · {note}" if note else " · answering…" if self.running else ""
         self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
 
     def _refuse(self, message: str, hint: str = "") -> bool:
-        self.notice.outputs = (markdown_output(notice_markdown(message, hint)),)
+        self.notice.outputs = (notice_output(message, hint),)
         return False
 
     def _clear_notice(self) -> None:
@@ -403,9 +415,9 @@ def _explain(error: BaseException, secrets: list[str]) -> tuple[str, str]:
     return redact(message, secrets), redact(hint, secrets)
 
 
-def _footer(result: GeminiResult) -> str:
+def _footer(result: GeminiResult) -> dict[str, Any] | None:
     tokens = (result.usage or {}).get("total_tokens")
-    return f"<sub>{tokens} tokens</sub>" if tokens is not None else ""
+    return markdown_output(f"*{tokens} tokens*") if tokens is not None else None
 
 
 def _current_magics() -> GeminiMagics:

@@ -1,26 +1,26 @@
 """The chat panel's messages: Output widgets holding Markdown that the frontend renders.
 
-Every piece of user or model text goes through :func:`neutralise_html` before it is shown: JupyterLab
-renders Markdown from a live kernel as trusted and does not sanitise it. A finished message is one
-Output widget. A reply that is still streaming is a VBox of Output segments, kept bounded exactly as
-cells are (render/segments.py decides what goes out and when); text the throttle held back is sent
-shortly after if nothing more arrives.
+Every piece of user or model text is rendered to safe HTML in the kernel (render/markdown.py) before
+it is shown: JupyterLab renders outputs from a live kernel as trusted and does not sanitise them. A
+finished message is one Output widget. A reply that is still streaming is a VBox of Output
+segments, kept bounded exactly as cells are (render/segments.py decides what goes out and when);
+text the throttle held back is sent shortly after if nothing more arrives.
 """
 
 from __future__ import annotations
 
+import html
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
 
 from .. import events as ev
-from ..render.blocks import neutralise_html
+from ..render.markdown import disclosure, markdown_bundle
 from ..render.media import media_bundle
-from ..render.segments import SegmentedMarkdown
-from ..render.stream import MARKDOWN
+from ..render.segments import SegmentedMarkdown, _unchanged
 from ..threads import Turn
 
 USER_CLASS = "gm-chat-user"
@@ -36,36 +36,49 @@ def output_of(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def markdown_output(markdown: str) -> dict[str, Any]:
-    return output_of({MARKDOWN: markdown})
+    """Model or user Markdown, rendered to safe HTML here, as one output."""
+    return output_of(markdown_bundle(markdown))
 
 
-def _model_label(model: str) -> str:
-    return f"**Gemini** · `{model.replace('`', '')}`" if model else "**Gemini**"
+def _ours(html_text: str, plain: str) -> dict[str, Any]:
+    """Text of the panel's own (labels, notices), escaped by its builder; Markdown-like as plain text."""
+    return output_of({"text/html": html_text, "text/plain": plain})
+
+
+def _model_label(model: str) -> dict[str, Any]:
+    plain = f"**Gemini** · {model}" if model else "**Gemini**"
+    suffix = f" · {html.escape(model)}" if model else ""
+    return _ours(f"<strong>Gemini</strong>{suffix}", plain)
 
 
 def user_message(prompt: str, attachments: Sequence[str] = ()) -> w.Output:
-    markdown = f"**You**\n\n{neutralise_html(prompt)}"
+    outputs = [_ours("<strong>You</strong>", "**You**"), markdown_output(prompt)]
     if attachments:
-        markdown += "\n\n*Attached:* " + neutralise_html(", ".join(attachments))
-    view = w.Output(outputs=(markdown_output(markdown),))
+        names = ", ".join(attachments)
+        outputs.append(_ours(f"<em>Attached:</em> {html.escape(names)}", f"*Attached:* {names}"))
+    view = w.Output(outputs=tuple(outputs))
     view.add_class(USER_CLASS)
     return view
 
 
 def history_reply(turn: Turn) -> w.Output:
     """A reply from the thread's record: its text when kept, else a pointer to where it was shown."""
-    body = neutralise_html(turn.answer) if turn.answer else "*(answer shown in the cell)*"
+    body = turn.answer or "*(answer shown in the cell)*"
     if turn.images:
         body += f"\n\n*({turn.images} picture(s), shown where this turn was made)*"
-    view = w.Output(outputs=(markdown_output(f"{_model_label(turn.model)}\n\n{body}"),))
+    view = w.Output(outputs=(_model_label(turn.model), markdown_output(body)))
     view.add_class(REPLY_CLASS)
     return view
 
 
-def notice_markdown(message: str, hint: str = "") -> str:
-    """A problem for the user: what happened, then what to do, both made inert."""
-    text = f"**{neutralise_html(message)}**"
-    return text + (f"\n\n→ {neutralise_html(hint)}" if hint else "")
+def notice_output(message: str, hint: str = "") -> dict[str, Any]:
+    """A problem for the user: what happened, then what to do, shown exactly as written."""
+    html_text = f"<p><strong>{html.escape(message)}</strong></p>"
+    plain = f"**{message}**"
+    if hint:
+        html_text += f"<p>→ {html.escape(hint)}</p>"
+        plain += f"\n\n→ {hint}"
+    return _ours(html_text, plain)
 
 
 class StreamingReply:
@@ -75,10 +88,11 @@ class StreamingReply:
     soon after, so a stream that pauses (a slow or stalled server) still shows all it has.
     """
 
-    def __init__(self, model: str, *, interval: float) -> None:
+    def __init__(self, model: str, *, interval: float, scrub: Callable[[str], str] = _unchanged) -> None:
         self.interval = interval
-        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish)
-        self.view = w.VBox([w.Output(outputs=(markdown_output(_model_label(model)),))])
+        self.scrub = scrub
+        self.segments = SegmentedMarkdown(interval=interval, publish=self._publish, scrub=scrub)
+        self.view = w.VBox([w.Output(outputs=(_model_label(model),))])
         self.view.add_class(REPLY_CLASS)
         self._lock = threading.RLock()
         self._timer: threading.Timer | None = None
@@ -118,8 +132,8 @@ class StreamingReply:
             self.flush()
             self._show_thoughts(force=True)
 
-    def _publish(self, markdown: str, new_segment: bool) -> None:
-        outputs = (markdown_output(markdown),)
+    def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
+        outputs = (output_of(bundle),)
         if new_segment or self._tail is None:
             self._tail = w.Output(outputs=outputs)
             self._append(self._tail)
@@ -140,8 +154,8 @@ class StreamingReply:
     def _render_thoughts(self, summary: str) -> None:
         self._thoughts_sent_at = time.monotonic()
         self._thoughts_shown = len(self._thoughts)
-        body = neutralise_html("".join(self._thoughts))
-        outputs = (markdown_output(f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>\n"),)
+        text = self.scrub("".join(self._thoughts))
+        outputs = (output_of({"text/html": disclosure(summary, text), "text/plain": f"{summary}:\n{text}"}),)
         if self._thought_view is None:
             self._thought_view = w.Output(outputs=outputs)
             header, *rest = self.view.children
@@ -154,17 +168,17 @@ class StreamingReply:
         with self._lock:
             self.segments.flush()
 
-    def finish(self, note: str | None = None, css_class: str | None = None) -> None:
+    def finish(self, note: dict[str, Any] | None = None, css_class: str | None = None) -> None:
         """The turn ended: show everything, then an optional note (stopped, failed, tokens)."""
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            self.flush()
+            self.segments.flush(final=True)
             if self._thoughts:
                 self._render_thoughts("Thoughts")
             if note:
-                self._append(w.Output(outputs=(markdown_output(note),)))
+                self._append(w.Output(outputs=(note,)))
             if css_class:
                 self.view.add_class(css_class)
 
