@@ -103,6 +103,14 @@ def _wait_math(scope: Any, marker: str) -> None:
     rendered.locator("mjx-container").first.wait_for(state="attached", timeout=MATH_TIMEOUT_MS)
 
 
+def _show(target: Any) -> None:
+    """Scroll ``target`` into view as a person would: the windowed notebook only repaints on a wheel."""
+    target.scroll_into_view_if_needed()
+    target.page.mouse.move(640, 450)
+    target.page.mouse.wheel(0, 1)
+    expect(target).to_be_in_viewport()
+
+
 def _check_control(scope: Any, tag: str) -> None:
     """The harmless Markdown of a control answer is rendered, not shown as source."""
     rendered = scope.locator(".jp-RenderedHTMLCommon").filter(has_text=f"GM-{tag}-HEADING").first
@@ -189,11 +197,11 @@ def test_hostile_answers_never_run_in_jupyterlab(notebook, emulator):
     }
     assert not dialogs and pwned is None and not bad, json.dumps(problems, indent=1)
 
-    first_cells.scroll_into_view_if_needed()
+    _show(first_cells.locator("h2").first)
     nb.screenshot("control")
     _check_control(first_cells, "CONTROL")
     _check_control(cells, "CONTROL-END")
     _check_control(chat, "CONTROL-END")
     _check_control(history, "CONTROL-END")
-    first_thoughts.locator("details").nth(CHUNK // 2).scroll_into_view_if_needed()
+    _show(first_thoughts.locator(".jp-OutputArea-output").nth(CHUNK))
     nb.screenshot("thoughts")
