@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
-from gemini_magics.render.markdown import markdown_bundle, to_html
 
+from gemini_magics.render.markdown import markdown_bundle, to_html
 from tests.payloads import CONTROL, PAYLOADS
 
 FORBIDDEN_ELEMENTS = frozenset(
