@@ -17,7 +17,7 @@ import time
 
 from IPython.core.interactiveshell import InteractiveShell
 
-from gemini_magics import research_magic
+from gemini_magics.ipython import research as research_magic
 
 RUN_SECONDS = 20.0
 

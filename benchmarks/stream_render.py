@@ -99,10 +99,10 @@ def our_work_per_delta(emulator: Emulator, answer: str) -> float:
     """Seconds our layers spend per delta, on SDK events parsed beforehand (the SDK's cost excluded)."""
     from google import genai
 
-    from gemini_magics.events import StreamNormaliser
-    from gemini_magics.render.stream import NotebookRenderer
-    from gemini_magics.result import GeminiResult
-    from gemini_magics.turns import TurnRecorder
+    from gemini_magics.core.events import StreamNormaliser
+    from gemini_magics.core.results import GeminiResult
+    from gemini_magics.core.turns import TurnRecorder
+    from gemini_magics.ipython.display import NotebookRenderer
 
     client = genai.Client(api_key=KEY, http_options={"base_url": emulator.base_url})
     emulator.enqueue(Reply.text(answer, deltas=DELTAS))

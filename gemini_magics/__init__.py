@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core.errors import GeminiError
+
+__all__ = ["GeminiError", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import GeminiMagics
+    from .ipython.magics import GeminiMagics
 
     ipython.register_magics(GeminiMagics)
 

@@ -8,14 +8,14 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
-from gemini_magics import events as ev
-from gemini_magics.client import Connection
+from gemini_magics.core import events as ev
+from gemini_magics.core.client import Connection
+from gemini_magics.core.errors import GeminiAPIError
+from gemini_magics.core.request import TurnOptions
+from gemini_magics.core.results import GeminiResult
+from gemini_magics.core.threads import Thread, ThreadBusy
+from gemini_magics.core.turns import TurnRunner
 from gemini_magics.emulator import Fault, Reply
-from gemini_magics.errors import GeminiAPIError
-from gemini_magics.request import TurnOptions
-from gemini_magics.result import GeminiResult
-from gemini_magics.threads import Thread, ThreadBusy
-from gemini_magics.turns import TurnRunner
 
 from .support import TEST_KEY
 

@@ -17,10 +17,10 @@ import pytest
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 
-from gemini_magics import events as ev
+from gemini_magics.core import events as ev
+from gemini_magics.core.threads import Turn
 from gemini_magics.emulator import Fault, Reply
 from gemini_magics.render.segments import FREEZE_CHARS
-from gemini_magics.threads import Turn
 from gemini_magics.widgets.chat import ChatPanel
 from gemini_magics.widgets.messages import StreamingReply
 
@@ -467,7 +467,7 @@ def test_chat_in_a_terminal_says_it_needs_a_widget_frontend(ip):
 
 def test_importing_the_package_does_not_import_ipywidgets():
     code = (
-        "import sys, gemini_magics, gemini_magics.magics, gemini_magics.widgets\n"
+        "import sys, gemini_magics, gemini_magics.ipython.magics, gemini_magics.widgets\n"
         "assert 'ipywidgets' not in sys.modules, 'ipywidgets was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,8 +9,8 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
+from gemini_magics.core.errors import GeminiAPIError, GeminiConnectionError, GeminiError
 from gemini_magics.emulator import Fault, Reply
-from gemini_magics.errors import GeminiAPIError, GeminiConnectionError, GeminiError
 
 from .support import TEST_KEY, creates
 

@@ -6,8 +6,8 @@ import pydantic
 import pytest
 from google.genai import interactions as sdk_types
 
-from gemini_magics import events as ev
-from gemini_magics.client import Connection
+from gemini_magics.core import events as ev
+from gemini_magics.core.client import Connection
 from gemini_magics.emulator import Reply
 
 from .support import TEST_KEY, creates

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from gemini_magics.core.events import MediaDelta
 from gemini_magics.emulator import Emulator, Reply
-from gemini_magics.events import MediaDelta
 from gemini_magics.render.media import media_bundle
 
 from .support import TEST_KEY

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from gemini_magics.core.errors import GeminiError
 from gemini_magics.emulator import Reply
 from gemini_magics.emulator.research import research_reply
-from gemini_magics.errors import GeminiError
 from gemini_magics.widgets.chat import ChatPanel
 
 from .support import TEST_KEY, Cell, StrictShell
@@ -29,7 +29,7 @@ def everything_shown(ip: StrictShell, cell: Cell | None, error: BaseException | 
     result = getattr(result, "result", result)  # a research run holds its result
     if result is not None:
         parts += [repr(result), result.text, result.thoughts, str(result.steps), str(result.errors)]
-        parts.append(result._repr_html_())
+        parts.append(ip.shell.display_formatter.format(result)[0]["text/html"])
     return "\n".join(parts)
 
 
@@ -132,7 +132,7 @@ def test_chat_panel_never_shows_the_key(ip, emulator, where):
 
 def test_package_logs_are_scrubbed(ip, caplog):
     with caplog.at_level(logging.DEBUG, logger="gemini_magics"):
-        logging.getLogger("gemini_magics.events").debug(
+        logging.getLogger("gemini_magics.core.events").debug(
             "skipping unknown stream event %r", {"echo": TEST_KEY}
         )
     assert "<redacted>" in caplog.text and TEST_KEY not in caplog.text

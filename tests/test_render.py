@@ -145,7 +145,7 @@ def test_loading_the_extension_does_not_import_the_sdk():
     code = (
         "import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
         "InteractiveShell.instance().run_line_magic('load_ext', 'gemini_magics')\n"
-        "print('google.genai' in sys.modules, 'gemini_magics.magics' in sys.modules)"
+        "print('google.genai' in sys.modules, 'gemini_magics.ipython.magics' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from gemini_magics import research_magic
+from gemini_magics.core.errors import GeminiTurnIncomplete
 from gemini_magics.emulator.research import research_reply
-from gemini_magics.errors import GeminiTurnIncomplete
-from gemini_magics.render.progress import ResearchPanel
+from gemini_magics.ipython import research as research_magic
+from gemini_magics.widgets.research import ResearchPanel
 
 from .support import TEST_KEY, creates, markdown_of
 

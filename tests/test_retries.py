@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gemini_magics import events as ev
+from gemini_magics.core import events as ev
+from gemini_magics.core.errors import GeminiAPIError
+from gemini_magics.core.request import TurnOptions
+from gemini_magics.core.results import GeminiResult
+from gemini_magics.core.retry import RetryPolicy, server_wait, try_again_at
 from gemini_magics.emulator import Fault, Reply
 from gemini_magics.emulator.research import research_reply
-from gemini_magics.errors import GeminiAPIError
-from gemini_magics.request import TurnOptions
-from gemini_magics.result import GeminiResult
-from gemini_magics.retry import RetryPolicy, server_wait, try_again_at
 
 from .support import creates, html_of
 

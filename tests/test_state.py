@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from IPython.core.error import UsageError
 
+from gemini_magics.core.research import ResearchRun
+from gemini_magics.core.threads import Thread, Turn
 from gemini_magics.emulator import Reply
 from gemini_magics.emulator.research import research_reply
 from gemini_magics.render.progress import outcome_message
-from gemini_magics.research import ResearchRun
-from gemini_magics.threads import Thread, Turn
 from gemini_magics.widgets.chat import RESET_NOTE
 from gemini_magics.widgets.messages import StreamingReply
 
@@ -219,7 +219,7 @@ def test_resume_refuses_bad_options_in_one_line(ip, emulator):
 
 
 def test_a_reset_while_a_cell_streams_wins_and_the_cell_says_so(ip, emulator, monkeypatch):
-    from gemini_magics.render.stream import NotebookRenderer
+    from gemini_magics.ipython.display import NotebookRenderer
 
     emulator.enqueue(Reply.text("Earlier."), Reply.text("Streaming."), Reply.text("Fresh."))
     ip.run("%%gemini\nEarlier", cell_id="a")

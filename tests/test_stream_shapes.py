@@ -14,12 +14,12 @@ import pydantic
 import pytest
 from google.genai import interactions as sdk_types
 
-from gemini_magics import events as ev
+from gemini_magics.core import events as ev
+from gemini_magics.core.errors import GeminiAPIError, GeminiConnectionError
+from gemini_magics.core.results import GeminiResult
+from gemini_magics.core.threads import Thread
 from gemini_magics.emulator import Reply
 from gemini_magics.emulator.research import research_reply
-from gemini_magics.errors import GeminiAPIError, GeminiConnectionError
-from gemini_magics.result import GeminiResult
-from gemini_magics.threads import Thread
 
 from .support import creates, markdown_of
 
@@ -277,7 +277,7 @@ def test_no_stream_is_not_bounded_by_the_stall_timeout(ip, emulator):
 
 
 def _background(ip, emulator, reply: Reply) -> tuple[GeminiResult, BaseException | None]:
-    from gemini_magics.request import TurnOptions
+    from gemini_magics.core.request import TurnOptions
 
     emulator.enqueue(reply)
     done: list[tuple[GeminiResult, BaseException | None]] = []

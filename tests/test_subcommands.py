@@ -6,7 +6,7 @@ import getpass
 
 import pytest
 
-from gemini_magics import models
+from gemini_magics.core import models
 from gemini_magics.emulator import Reply
 
 from .support import TEST_KEY, creates, html_of, markdown_of

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
+from gemini_magics.core.prompt import UnknownVariable, substitute
 from gemini_magics.emulator import Reply
-from gemini_magics.prompt import UnknownVariable, substitute
 
 from .support import creates
 

@@ -25,7 +25,9 @@ def test_cell_streams_markdown_and_stores_result(ip, emulator):
     assert result.usage["total_tokens"] > 0
     assert result.steps[-1]["type"] == "model_output"
     assert result.steps[-1]["content"][0]["text"] == ANSWER
-    assert result._repr_html_().startswith('<div class="mathjax_ignore"><h2>Generators</h2>')
+    assert ip.shell.display_formatter.format(result)[0]["text/html"].startswith(
+        '<div class="mathjax_ignore"><h2>Generators</h2>'
+    )
     request = creates(emulator)[0]
     assert request.body["stream"] is True
     assert request.body["input"] == "Explain Python generators to a first-year student."

@@ -119,7 +119,7 @@ def _parser() -> Any:
     md.enable(["table", "strikethrough"])
     dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True)
     texmath_plugin(md, delimiters="brackets")
-    md.validateLink = safe_target
+    md.validateLink = safe_target  # type: ignore[method-assign]  # markdown-it's documented hook
 
     def text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         return _prose(tokens[idx].content)

@@ -23,13 +23,13 @@ try:
 except ImportError:  # pragma: no cover - the `widgets` extra is not installed
     raise UsageError("the chat panel needs ipywidgets: pip install 'gemini_magics[widgets]'") from None
 
-from .. import events as ev
-from .. import models
-from ..attach import AttachError, content_blocks
-from ..errors import GeminiError, redact
-from ..request import TurnOptions
-from ..result import GeminiResult
-from ..threads import Thread, ThreadBusy, name_problem
+from ..core import events as ev
+from ..core import models
+from ..core.attachments import AttachError, content_blocks
+from ..core.errors import GeminiError, redact
+from ..core.request import TurnOptions
+from ..core.results import GeminiResult
+from ..core.threads import Thread, ThreadBusy, name_problem
 from .messages import (
     FAILED_CLASS,
     STOPPED_CLASS,
@@ -42,8 +42,7 @@ from .messages import (
 )
 
 if TYPE_CHECKING:
-    from ..magics import GeminiMagics
-    from ..turns import BackgroundTurn
+    from ..core.turns import BackgroundTurn
 
 NO_WIDGETS = (
     "the chat panel needs a widget frontend: open this notebook in JupyterLab or Jupyter Notebook "
@@ -97,9 +96,7 @@ class ChatPanel:
     ``thread`` defaults to the magics' default thread (the one cells use without ``-t``).
     """
 
-    def __init__(
-        self, thread: str | None = None, *, magics: GeminiMagics | None = None, show_thoughts: bool = False
-    ) -> None:
+    def __init__(self, thread: str | None = None, *, magics: Any = None, show_thoughts: bool = False) -> None:
         self.magics = magics if magics is not None else _current_magics()
         self.thread_name = thread or self.magics.thread
         problem = name_problem(self.thread_name)
@@ -164,7 +161,7 @@ class ChatPanel:
         if self._turn is not None:
             self._turn.stop()
         if self._hooked:
-            self.magics.shell.events.unregister("post_run_cell", self._after_cell)
+            self.magics.ip.events.unregister("post_run_cell", self._after_cell)
             self._hooked = False
         close_tree(self.view)
 
@@ -447,7 +444,7 @@ def _footer(result: GeminiResult) -> dict[str, Any] | None:
     return markdown_output(f"*{tokens} tokens*") if tokens is not None else None
 
 
-def _current_magics() -> GeminiMagics:
+def _current_magics() -> Any:
     from IPython import get_ipython
 
     shell = get_ipython()
@@ -459,7 +456,7 @@ def _current_magics() -> GeminiMagics:
     return registry["GeminiMagics"]
 
 
-def show_chat(magics: GeminiMagics, thread: str) -> ChatPanel:
+def show_chat(magics: Any, thread: str) -> ChatPanel:
     """``%gemini chat [THREAD]``: display a panel, or say plainly that this frontend cannot."""
     shell = magics.shell
     if shell is None or type(shell.display_pub) is DisplayPublisher:

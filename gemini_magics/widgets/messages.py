@@ -17,11 +17,11 @@ from typing import Any
 
 import ipywidgets as w
 
-from .. import events as ev
+from ..core import events as ev
+from ..core.threads import Turn
 from ..render.markdown import disclosure, markdown_bundle
 from ..render.media import media_bundle
 from ..render.segments import SegmentedMarkdown, _unchanged
-from ..threads import Turn
 
 USER_CLASS = "gm-chat-user"
 REPLY_CLASS = "gm-chat-reply"

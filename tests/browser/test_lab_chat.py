@@ -203,7 +203,7 @@ def test_untrusted_html_in_replies_runs_nothing(notebook, emulator):
 
 
 LONG_THREAD = """\
-from gemini_magics.threads import Turn
+from gemini_magics.core.threads import Turn
 
 thread = get_ipython().magics_manager.registry["GeminiMagics"].threads["default"]
 filler = "A generator hands out values lazily; `yield` pauses the function until asked again. " * 4

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events as ev
+from . import sdk
 from .errors import GeminiAPIError, error_body
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def _sleep(seconds: float) -> None:
 
 
 def _status_of(exc: BaseException) -> int | None:
-    from google.genai import _interactions as sdk_errors
+    sdk_errors = sdk.errors()
 
     if isinstance(exc, sdk_errors.APIStatusError):
         return int(exc.status_code or 0)

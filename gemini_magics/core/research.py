@@ -20,7 +20,7 @@ from . import events as ev
 from .client import Connection
 from .errors import GeminiConnectionError, GeminiError
 from .request import TurnOptions, build_request
-from .result import GeminiResult
+from .results import GeminiResult
 from .threads import Slot, Thread
 from .turns import TurnRecorder, commit
 

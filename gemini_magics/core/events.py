@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import sdk
 from .errors import GeminiAPIError, GeminiConnectionError
 
 log = logging.getLogger(__name__)
@@ -454,7 +455,7 @@ class Resumer:
 
     def after_drop(self, dropped_by: BaseException | None) -> tuple[str, dict[str, Any]]:
         """The id and ``get`` arguments that resume, or the error once resuming is pointless."""
-        from google.genai import _interactions as sdk_errors
+        sdk_errors = sdk.errors()
 
         state = self.state
         if state.progress > self._progress_mark:
@@ -503,7 +504,7 @@ def stream_events(
     ``get(id, stream=True, last_event_id=…)`` while resuming makes progress (see :class:`Resumer`).
     Pass ``state`` to read what arrived when the stream fails.
     """
-    from google.genai import _interactions as sdk_errors
+    sdk_errors = sdk.errors()
 
     state = state if state is not None else StreamNormaliser()
     resumer = Resumer(state, max_resumes, stall_timeout)
@@ -575,7 +576,7 @@ async def astream_events(
     With ``existing_id`` instead of a request, it streams an interaction that already runs (or ran)
     from its first event, as after a kernel restart. Pass ``state`` to read where the stream got to.
     """
-    from google.genai import _interactions as sdk_errors
+    sdk_errors = sdk.errors()
 
     state = state if state is not None else StreamNormaliser()
     resumer = Resumer(state, max_resumes, stall_timeout)

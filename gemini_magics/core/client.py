@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import sdk
 from .errors import (
     GeminiAPIError,
     GeminiConnectionError,
@@ -27,11 +28,16 @@ from .retry import AsyncRetryingInteractions, RetryingInteractions, RetryPolicy,
 if TYPE_CHECKING:
     from google import genai
 
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
 Value = TypeVar("Value")
 # The package's loggers that may see server text; a filter per connection scrubs the key from them.
-LOGGERS = ("gemini_magics.events", "gemini_magics.retry", "gemini_magics.turns", "gemini_magics.research")
+LOGGERS = (
+    "gemini_magics.core.events",
+    "gemini_magics.core.retry",
+    "gemini_magics.core.turns",
+    "gemini_magics.core.research",
+)
 
 KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
 OFFLINE_KEY = "offline-emulator"
@@ -106,7 +112,7 @@ class Connection:
 
     def go_offline(self) -> str:
         if self._emulator is None:
-            from .emulator import Emulator
+            from ..emulator import Emulator
 
             self._emulator = Emulator().start()
         return self._emulator.base_url
@@ -188,7 +194,7 @@ _HINTS = {
 
 
 def translate_error(exc: BaseException, secrets: list[str], base_url: str = "") -> GeminiError:
-    from google.genai import _interactions as sdk_errors
+    sdk_errors = sdk.errors()
 
     if isinstance(exc, GeminiError):
         return exc.redacted(secrets)

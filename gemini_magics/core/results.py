@@ -1,4 +1,8 @@
-"""The object a turn leaves in ``_gemini`` (and in ``VAR`` with ``-o VAR``). No IPython imports."""
+"""The object a turn leaves in ``_gemini`` (and in ``VAR`` with ``-o VAR``). No IPython imports.
+
+How results look in a notebook (safe HTML, media by allowlist) is the display layer's business:
+``ipython/display.py`` registers formatters for these types when the extension loads.
+"""
 
 from __future__ import annotations
 
@@ -46,11 +50,6 @@ class GeneratedMedia:
         where = f"{len(self.base64_data) * 3 // 4:,} bytes" if self.base64_data else self.uri
         return f"<{type(self).__name__} {self.mime_type} {where}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from .render.media import media_bundle
-
-        return media_bundle(self)
-
 
 class GeneratedImage(GeneratedMedia):
     """A generated picture; ``.pil`` opens it with Pillow."""
@@ -92,11 +91,6 @@ class GeminiResult:
             f"<GeminiResult {self.status} {size} model={self.model!r} thread={self.thread!r} "
             f"id={self.interaction_id!r}>"
         )
-
-    def _repr_html_(self) -> str:
-        from .render.markdown import to_html
-
-        return to_html(self.text)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.text if not cycle else "GeminiResult(...)")

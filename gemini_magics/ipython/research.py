@@ -10,12 +10,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import display
 
-from .errors import GeminiTurnIncomplete
-from .render.progress import ResearchPanel, TextProgress, outcome_message, report_bundles
-from .request import TurnOptions
-from .research import ResearchRun, default_agent
-from .result import GeminiResult
-from .threads import ThreadBusy
+from ..core.errors import GeminiTurnIncomplete
+from ..core.request import TurnOptions
+from ..core.research import ResearchRun, default_agent
+from ..core.results import GeminiResult
+from ..core.threads import ThreadBusy
+from ..render.progress import TextProgress, outcome_message, report_bundles
 
 if TYPE_CHECKING:
     from .magics import GeminiMagics
@@ -89,6 +89,8 @@ def start(magics: GeminiMagics, args: Any, prompt: str) -> ResearchRun:
 def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> None:
     """A live panel when a widget front end listens; otherwise block with short text progress."""
     if not wait and _widget_frontend(magics.shell):
+        from ..widgets.research import ResearchPanel
+
         display(ResearchPanel(run, title=title))
         return
     if magics.connection.offline:
@@ -153,7 +155,7 @@ def command(magics: GeminiMagics, words: list[str]) -> None:
 
 
 def _interaction_id(magics: GeminiMagics, word: str) -> str:
-    held = magics.shell.user_ns.get(word)  # a variable holding a run, e.g. `report`
+    held = magics.ip.user_ns.get(word)  # a variable holding a run, e.g. `report`
     return getattr(held, "interaction_id", None) or word
 
 
@@ -225,9 +227,9 @@ def cancel(magics: GeminiMagics, interaction_id: str) -> None:
 
 
 def _publish(magics: GeminiMagics, run: ResearchRun, out: str | None) -> None:
-    magics.shell.user_ns["_gemini"] = run
+    magics.ip.user_ns["_gemini"] = run
     if out:
-        magics.shell.user_ns[out] = run
+        magics.ip.user_ns[out] = run
 
 
 def _widget_frontend(shell: Any) -> bool:

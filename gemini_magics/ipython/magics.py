@@ -19,20 +19,23 @@ from typing import Any
 
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Float, Int, Unicode, observe
 
-from . import models, research_magic, subcommands
-from .attach import AttachError, content_blocks
-from .client import Connection
-from .errors import GeminiTurnIncomplete, redact
-from .prompt import UnknownVariable, resolve, substitute
-from .render.stream import NotebookRenderer, TextRenderer
-from .request import THINKING_LEVELS, TurnOptions, image_choices
-from .result import GeminiResult
-from .threads import Thread, ThreadBusy, Threads, Turn, name_problem
-from .turns import TurnRunner
+from ..core import models
+from ..core.attachments import AttachError, content_blocks
+from ..core.client import Connection
+from ..core.errors import GeminiTurnIncomplete, redact
+from ..core.prompt import UnknownVariable, resolve, substitute
+from ..core.request import THINKING_LEVELS, TurnOptions, image_choices
+from ..core.results import GeminiResult
+from ..core.threads import Thread, ThreadBusy, Threads, Turn, name_problem
+from ..core.turns import TurnRunner
+from . import research as research_magic
+from . import subcommands
+from .display import NotebookRenderer, TextRenderer, register_formatters
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
 _LINE_MAGIC = re.compile(r"^(\s*)%gemini(\s.*)$")
@@ -105,10 +108,18 @@ class GeminiMagics(Magics):
         self._execution = 0  # counts cell executions: the turns of one execution chain
         self._finalizer = weakref.finalize(self, self.connection.close)
         if shell is not None:
+            register_formatters(shell)
             shell.events.register("pre_run_cell", self._remember_cell)
             shell.input_transformer_manager.line_transforms.append(route_questions_to_the_magic)
         if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
             self.connection.go_offline()
+
+    @property
+    def ip(self) -> InteractiveShell:
+        """The shell this instance serves (always set once the extension is loaded)."""
+        if self.shell is None:
+            raise UsageError("gemini_magics is not loaded in an IPython shell: run %load_ext gemini_magics")
+        return self.shell
 
     def close(self) -> None:
         if self.shell is not None:
@@ -324,7 +335,7 @@ class GeminiMagics(Magics):
         values = {}
         for name in names:
             try:
-                values[name] = resolve(name, self.shell.user_ns)
+                values[name] = resolve(name, self.ip.user_ns)
             except UnknownVariable as exc:
                 if exc.raised:
                     reason = redact(exc.reason, self.connection.secrets())
@@ -382,7 +393,7 @@ class GeminiMagics(Magics):
     # -- helpers -------------------------------------------------------------------------------
     def _substitute(self, text: str) -> str:
         try:
-            return substitute(text, self.shell.user_ns)
+            return substitute(text, self.ip.user_ns)
         except UnknownVariable as exc:
             reason = redact(exc.reason, self.connection.secrets())
             if exc.raised:
@@ -405,16 +416,16 @@ class GeminiMagics(Magics):
     def _renderer(self, *, show_thoughts: bool) -> Any:
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
-        if type(self.shell.display_pub) is DisplayPublisher:
+        if type(self.ip.display_pub) is DisplayPublisher:
             holdback = max((len(s) for s in secrets), default=1) - 1
             return TextRenderer(show_thoughts=show_thoughts, scrub=scrub, holdback=holdback)
         return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.last_result = result
-        self.shell.user_ns["_gemini"] = result
+        self.ip.user_ns["_gemini"] = result
         if out:
-            self.shell.user_ns[out] = result
+            self.ip.user_ns[out] = result
 
     def _footer_info(self, result: GeminiResult) -> dict[str, Any]:
         return {

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.display import display
 
-from . import models
-from .render.markdown import escape_markdown, to_html
+from ..core import models
+from ..render.markdown import escape_markdown, to_html
 
 if TYPE_CHECKING:
     from .magics import GeminiMagics
@@ -145,13 +145,13 @@ def online(magics: GeminiMagics, words: list[str]) -> None:
 def chat(magics: GeminiMagics, words: list[str]) -> None:
     if len(words) > 1:
         raise UsageError("usage: %gemini chat [THREAD]")
-    from .widgets.chat import show_chat
+    from ..widgets.chat import show_chat
 
     show_chat(magics, magics.thread_named(words[0] if words else None).name)
 
 
 def research(magics: GeminiMagics, words: list[str]) -> None:
-    from . import research_magic
+    from . import research as research_magic
 
     research_magic.command(magics, words)
 

@@ -16,14 +16,26 @@ from typing import Any, TextIO
 
 from IPython.display import display, update_display
 
-from .. import events as ev
-from .markdown import disclosure, note_html
-from .media import media_bundle
-from .segments import SegmentedMarkdown, _unchanged
+from ..core import events as ev
+from ..render.markdown import disclosure, note_html
+from ..render.media import media_bundle
+from ..render.segments import SegmentedMarkdown, _unchanged
 
 HTML = "text/html"
 _TERMINAL_CONTROLS = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
 MIN_FLUSH_DELAY = 0.05  # seconds before held-back text is sent when no more arrives
+
+
+def register_formatters(shell: Any) -> None:
+    """Teach IPython to show results as safe HTML and media by allowlist (core has no display code)."""
+    from ..core.results import GeminiResult, GeneratedMedia
+    from ..render.markdown import to_html
+
+    formatter = shell.display_formatter
+    formatter.formatters["text/html"].for_type(GeminiResult, lambda result: to_html(result.text))
+    formatter.mimebundle_formatter.for_type(
+        GeneratedMedia, lambda media, include=None, exclude=None: media_bundle(media)
+    )
 
 
 class _Display:

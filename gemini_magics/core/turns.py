@@ -18,7 +18,7 @@ from . import events as ev
 from .client import Connection
 from .errors import GeminiError
 from .request import TurnOptions, build_request
-from .result import GeminiResult, GeneratedImage, GeneratedMedia
+from .results import GeminiResult, GeneratedImage, GeneratedMedia
 from .threads import Slot, Thread, Turn
 
 EventSink = Callable[[ev.Event], None]

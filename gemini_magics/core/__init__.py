@@ -1,0 +1,1 @@
+"""The display-free core: the Interactions API, threads, turns, results. No IPython, no ipywidgets."""
