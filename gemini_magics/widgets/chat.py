@@ -14,14 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import ipywidgets as w
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.display import display
-
-try:
-    import ipywidgets as w
-except ImportError:  # pragma: no cover - the `widgets` extra is not installed
-    raise UsageError("the chat panel needs ipywidgets: pip install 'gemini_magics[widgets]'") from None
 
 from ..core import events as ev
 from ..core import models
