@@ -53,7 +53,8 @@ class WidgetTraffic:
         original = ipywidgets.Widget._send
 
         def record(widget: ipywidgets.Widget, msg: dict[str, Any], buffers: Any = None) -> None:
-            self.sent.append((widget.model_id, msg.get("state", {})))
+            if widget.comm is not None:  # anywidget adds its traits before it has a comm
+                self.sent.append((widget.model_id, msg.get("state", {})))
             original(widget, msg, buffers)
 
         monkeypatch.setattr(ipywidgets.Widget, "_send", record)
