@@ -92,10 +92,20 @@ export default {
     let timer = null;
     const observers = [];
 
+    const RELEASE = ["pointerup", "pointercancel", "touchend"];
+    let holding = false; // a finger or the mouse is on the scroller (dragging the scrollbar)
     const toBottom = () => { if (scroller) scroller.scrollTop = scroller.scrollHeight; };
     const atBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= NEAR;
-    const follow = () => { if (stick) toBottom(); };
-    const onScroll = () => { stick = atBottom(); el.dataset.following = String(stick); };
+    const setStick = (value) => { stick = value; el.dataset.following = String(value); };
+    const follow = () => { if (stick && !holding) toBottom(); };
+    const onScroll = () => setStick(atBottom());
+    // the reader's intent counts at once, before a smooth scroll has moved far from the bottom
+    const onWheel = (event) => { if (event.deltaY < 0) setStick(false); };
+    const onKey = (event) => { if (["ArrowUp", "PageUp", "Home"].includes(event.key)) setStick(false); };
+    const onHold = () => { holding = true; };
+    const onRelease = () => { holding = false; };
+    const listeners = [["scroll", onScroll], ["wheel", onWheel], ["keydown", onKey],
+      ["pointerdown", onHold], ["touchstart", onHold]];
 
     const attach = () => {
       timer = null;
@@ -107,22 +117,22 @@ export default {
         return;
       }
       scroller = found;
-      scroller.addEventListener("scroll", onScroll, { passive: true });
+      listeners.forEach(([name, handler]) => scroller.addEventListener(name, handler, { passive: true }));
+      RELEASE.forEach((name) => window.addEventListener(name, onRelease));
       const resized = new ResizeObserver(follow);
       resized.observe(list);
       resized.observe(scroller);
       const changed = new MutationObserver(follow);
       changed.observe(list, { childList: true, subtree: true, characterData: true });
       observers.push(resized, changed);
-      el.dataset.following = "true";
+      setStick(true);
       toBottom();
     };
     attach();
 
     const onMessage = (msg) => {
       if (msg && msg.type === "bottom") {
-        stick = true;
-        el.dataset.following = "true";
+        setStick(true);
         toBottom();
       }
     };
@@ -130,7 +140,8 @@ export default {
     return () => {
       if (timer !== null) clearTimeout(timer);
       observers.forEach((observer) => observer.disconnect());
-      if (scroller) scroller.removeEventListener("scroll", onScroll);
+      if (scroller) listeners.forEach(([name, handler]) => scroller.removeEventListener(name, handler));
+      RELEASE.forEach((name) => window.removeEventListener(name, onRelease));
       model.off("msg:custom", onMessage);
     };
   },
