@@ -115,6 +115,7 @@ class ChatPanel:
         self._stop_requested = False
         self._retry_note = ""
         self._lock = threading.RLock()
+        self._status_lock = threading.Lock()
         self._entries: list[_Entry] = []
         self._build()
         self._render(self._history())
@@ -428,19 +429,20 @@ class ChatPanel:
         front end answering on the thread (a cell, a panel, a research run), or free."""
         if self._closed:
             return
-        own = self._starting or self.running
-        elsewhere = not own and self.thread.busy
-        with self.send_button.hold_sync():
-            self.send_button.disabled = own or elsewhere
-            self.send_button.description = "Answering…" if own else "Busy…" if elsewhere else "Send"
-        self.stop_button.disabled = not own
-        with self.input.hold_sync():
-            self.input.busy = own or elsewhere
-            self.input.busy_hint = OWN_BUSY_HINT if own else ELSEWHERE_BUSY_HINT
-        turns = len(self.thread.turns)
-        state = note or ("answering…" if own else ELSEWHERE if elsewhere else "")
-        state = f" · {state}" if state else ""
-        self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
+        with self._status_lock:  # a leaf lock: hold_sync is not safe from two threads at once
+            own = self._starting or self.running
+            elsewhere = not own and self.thread.busy
+            with self.send_button.hold_sync():
+                self.send_button.disabled = own or elsewhere
+                self.send_button.description = "Answering…" if own else "Busy…" if elsewhere else "Send"
+            self.stop_button.disabled = not own
+            with self.input.hold_sync():
+                self.input.busy = own or elsewhere
+                self.input.busy_hint = OWN_BUSY_HINT if own else ELSEWHERE_BUSY_HINT
+            turns = len(self.thread.turns)
+            state = note or ("answering…" if own else ELSEWHERE if elsewhere else "")
+            state = f" · {state}" if state else ""
+            self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
 
     def _refuse(self, message: str, hint: str = "") -> bool:
         self.notice.outputs = (notice_output(message, hint),)
