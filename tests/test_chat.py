@@ -8,6 +8,7 @@ import io
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 
 from gemini_magics.core import events as ev
-from gemini_magics.core.threads import Turn
+from gemini_magics.core.threads import Thread, Turn
 from gemini_magics.emulator import Fault, Reply
 from gemini_magics.render.segments import FREEZE_CHARS
 from gemini_magics.widgets.chat import ChatPanel
@@ -53,7 +54,8 @@ class WidgetTraffic:
         original = ipywidgets.Widget._send
 
         def record(widget: ipywidgets.Widget, msg: dict[str, Any], buffers: Any = None) -> None:
-            self.sent.append((widget.model_id, msg.get("state", {})))
+            if widget.comm is not None:  # anywidget adds its traits before it has a comm
+                self.sent.append((widget.model_id, msg.get("state", {})))
             original(widget, msg, buffers)
 
         monkeypatch.setattr(ipywidgets.Widget, "_send", record)
@@ -389,6 +391,152 @@ def test_a_reset_or_rewind_elsewhere_is_reflected(ip, panels, emulator):
     assert "One again" in shown(panel) and "**You**\nTwo" not in shown(panel)
     ip.run("%gemini reset")
     assert panel.messages.children == ()
+
+
+# -- the composer: Enter sends (what the front end sends, simulated) -----------------------------
+def from_browser(widget: ipywidgets.Widget, method: str, **data: Any) -> None:
+    """Deliver a message to ``widget`` exactly as the kernel receives it from its front-end view."""
+    widget._handle_msg({"content": {"data": {"method": method, **data}}, "buffers": []})
+
+
+def test_enter_in_the_composer_sends_what_was_typed_and_clears_it(ip, panels, emulator):
+    emulator.enqueue(Reply.text("First answer."))
+    panel = panels()
+    from_browser(panel.input, "update", state={"value": "Two lines,\nthe second after Shift+Enter"})
+    assert panel.input.value == "Two lines,\nthe second after Shift+Enter"  # synced as typed
+    from_browser(panel.input, "custom", content={"type": "submit", "value": panel.input.value})
+    assert panel.running and panel.input.busy and panel.send_button.disabled
+    assert panel.wait(10)
+    assert creates(emulator)[0].body["input"] == "Two lines,\nthe second after Shift+Enter"
+    assert panel.input.value == "" and not panel.input.busy and "First answer." in shown(panel)
+
+
+def test_the_composer_acts_on_the_text_sent_with_enter_and_ignores_other_messages(ip, panels, emulator):
+    emulator.enqueue(Reply.text("ok"))
+    panel = panels()
+    panel.input.value = "stale text the kernel had"
+    from_browser(panel.input, "custom", content={"type": "something-else"})
+    from_browser(panel.input, "custom", content="not even a dict")
+    assert creates(emulator) == [] and not panel.running
+    from_browser(panel.input, "custom", content={"type": "submit", "value": "what the box held"})
+    assert panel.wait(10)
+    assert creates(emulator)[0].body["input"] == "what the box held"
+
+
+def test_enter_while_answering_is_refused_and_keeps_the_text(ip, panels, emulator):
+    emulator.enqueue(Reply.text("one two three four five six", deltas=6, stall_after=5, stall_seconds=30))
+    panel = panels()
+    panel.send("Long one")
+    wait_for(lambda: "two" in shown(panel))
+    assert panel.input.busy and "Enter sends again once the answer is in" in panel.input.busy_hint
+    from_browser(panel.input, "custom", content={"type": "submit", "value": "Too soon"})
+    assert "still streaming" in notice(panel) and panel.input.value == "Too soon"
+    panel.stop()
+    assert panel.wait(1.0) and not panel.input.busy
+    assert len(creates(emulator)) == 1
+
+
+def test_an_empty_enter_is_refused_with_a_message(panels, emulator):
+    panel = panels()
+    from_browser(panel.input, "custom", content={"type": "submit", "value": "  \n "})
+    assert "Type a question first" in notice(panel) and creates(emulator) == []
+
+
+# -- two front ends on one thread ----------------------------------------------------------------
+def test_thread_listeners_hear_every_change_outside_the_lock(caplog):
+    thread = Thread("t")
+    heard: list[str] = []
+
+    def listener(changed: Thread, change: str) -> None:
+        # another Python thread can read the thread meanwhile: no lock of the thread is held
+        reader = threading.Thread(target=changed.slot)
+        reader.start()
+        reader.join(1.0)
+        assert not reader.is_alive(), "the listener was called with the thread's lock held"
+        heard.append(change)
+
+    def broken(changed: Thread, change: str) -> None:
+        raise RuntimeError("a broken panel")
+
+    unsubscribe = thread.subscribe(listener)
+    thread.subscribe(broken)
+    with thread.acquire():
+        assert thread.commit(Turn("Q", "v1_a", None, "m"))
+    thread.reset()
+    assert heard == ["busy", "commit", "idle", "reset"]
+    assert thread.turns == [] and not thread.busy  # the broken listener changed nothing
+    assert "a broken panel" in caplog.text
+    unsubscribe()
+    thread.reset()
+    assert heard == ["busy", "commit", "idle", "reset"]
+
+
+def test_a_panel_turn_appears_live_in_another_panel_on_the_thread(ip, panels, emulator):
+    emulator.enqueue(Reply.text("one two three four five six", deltas=6, stall_after=5, stall_seconds=30))
+    first, second = panels(), panels()
+    first.send("Asked in the first panel")
+    wait_for(lambda: "two" in shown(first))
+    # the second panel shows, without any action, that another front end is answering
+    assert "answering elsewhere" in second.status.value
+    assert second.send_button.disabled and second.send_button.description == "Busy…"
+    assert second.input.busy and "Another front end is answering" in second.input.busy_hint
+    assert second.stop_button.disabled  # Stop belongs to the panel that asked
+    first.stop()
+    assert first.wait(1.0)
+    wait_for(lambda: "answering" not in second.status.value)
+    assert not second.send_button.disabled and not second.input.busy
+    assert "Asked in the first panel" not in shown(second)  # a stopped turn never joined the thread
+
+    emulator.enqueue(Reply.text("Committed answer. LIVE-MARKER", deltas=4, delay=0.01))
+    first.send("Asked again")
+    assert first.wait(10)
+    wait_for(lambda: "LIVE-MARKER" in shown(second))  # no cell ran, nothing was sent in the second
+    assert "Asked again" in shown(second) and "1 turn(s)" in second.status.value
+    assert shown(first).count("LIVE-MARKER") == 1  # the asking panel did not add its turn twice
+    assert len(first.messages.children) == 4  # the stopped exchange, then the committed one
+
+
+def test_a_cell_turn_shows_in_the_panel_while_and_after_it_runs(ip, panels, emulator):
+    emulator.enqueue(Reply.text("From the cell. CELL-MARKER", deltas=5, delay=0.01))
+    panel = panels()
+    statuses: list[str] = []
+    panel.status.observe(lambda change: statuses.append(change["new"]), "value")
+    ip.run("%%gemini\nAsked in a cell", cell_id="c1")
+    assert any("answering elsewhere" in status for status in statuses)  # while the cell streamed
+    assert "CELL-MARKER" in shown(panel) and "Asked in a cell" in shown(panel)
+    assert "answering" not in panel.status.value and "1 turn(s)" in panel.status.value
+
+
+def test_a_reset_elsewhere_empties_every_panel_on_the_thread(ip, panels, emulator):
+    emulator.enqueue(Reply.text("one"))
+    first, second = panels(), panels()
+    first.send("Hello")
+    assert first.wait(10)
+    wait_for(lambda: "Hello" in shown(second))
+    first.new_chat()
+    assert second.messages.children == () and "0 turn(s)" in second.status.value
+
+
+def test_close_stops_the_answer_its_timer_and_following_the_thread(ip, panels, emulator):
+    from ipywidgets.widgets.widget import _instances
+
+    words = "alpha beta gamma delta epsilon zeta eta theta"
+    emulator.enqueue(Reply.text(words, deltas=8, stall_after=7, stall_seconds=30))
+    ip.magics.stream_interval = 5.0  # long: text waits for the reply's flush timer
+    panel = panels()
+    panel.send("Q")
+    wait_for(lambda: any(t.name.startswith("gemini-turn") for t in threading.enumerate()))
+    wait_for(lambda: any(isinstance(t, threading.Timer) for t in threading.enumerate()))
+    panel.close()
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("gemini-turn")], 1.0)
+    wait_for(lambda: not [t for t in threading.enumerate() if isinstance(t, threading.Timer)], 1.0)
+    assert not panel.running and not ip.magics.threads["default"].busy
+    assert all(w.comm is None for w in (panel.view, panel.input, panel.follower, panel.messages))
+    widgets = len(_instances)
+    ip.magics.stream_interval = 0.0
+    emulator.enqueue(Reply.text("After the panel closed."))
+    ip.run("%%gemini\nA cell after close", cell_id="c")
+    assert len(_instances) == widgets  # the closed panel did not follow the thread any more
 
 
 # -- long conversations --------------------------------------------------------------------------

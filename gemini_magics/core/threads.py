@@ -11,15 +11,23 @@ failed turn leaves the thread exactly as it was.
 Where a turn goes is fixed when it starts, as a :class:`Slot`. A reset bumps the thread's
 generation, and a turn started in an earlier generation never joins: a reset always wins, also over
 a chat panel turn or a research run that was still running when it happened.
+
+Front ends that show a thread (chat panels) subscribe to it: ``thread.subscribe(listener)`` calls
+``listener(thread, change)`` with ``"commit"``, ``"reset"``, ``"busy"`` or ``"idle"``, from whichever
+Python thread made the change, after the thread's own state lock is released.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
+Listener = Callable[["Thread", str], None]
 
 
 @dataclass
@@ -89,6 +97,7 @@ class Thread:
     generation: int = 0  # bumped by every reset; a turn from an older generation never joins
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _state: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def head(self) -> str | None:
@@ -145,13 +154,15 @@ class Thread:
                 del turns[ids.index(turn.parent_id) + 1 if turn.parent_id in ids else 0 :]
             turns.append(turn)
             self.turns = turns  # one assignment: readers on other threads see before or after
-            return True
+        self._notify("commit")
+        return True
 
     def reset(self) -> None:
         """Start over. A turn still running on this thread will not join it when it completes."""
         with self._state:
             self.turns = []
             self.generation += 1
+        self._notify("reset")
 
     @property
     def busy(self) -> bool:
@@ -160,20 +171,45 @@ class Thread:
     def acquire(self) -> ThreadLease:
         if not self._lock.acquire(blocking=False):
             raise ThreadBusy(self.name)
-        return ThreadLease(self._lock)
+        self._notify("busy")
+        return ThreadLease(self._lock, lambda: self._notify("idle"))
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(thread, change)`` on every change; returns the function that unsubscribes."""
+        with self._state:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._state:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, change: str) -> None:
+        with self._state:
+            listeners = list(self._listeners)
+        for listener in listeners:  # outside the lock: a listener may read the thread or start a turn
+            try:
+                listener(self, change)
+            except Exception:  # a broken front end must not break the turn that changed the thread
+                log.exception("thread %r: a listener failed on %s", self.name, change)
 
 
 class ThreadLease:
-    """Held while one turn of a thread runs; releases on exit."""
+    """Held while one turn of a thread runs; releases on exit, then calls ``on_release``."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, on_release: Callable[[], None] | None = None) -> None:
         self._lock = lock
+        self._on_release = on_release
 
     def __enter__(self) -> ThreadLease:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()
+        if self._on_release is not None:
+            self._on_release()
 
 
 class Threads:

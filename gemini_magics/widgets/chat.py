@@ -1,13 +1,17 @@
-"""A chat panel over one of the magics' threads, built from stock ipywidgets.
+"""A chat panel over one of the magics' threads: stock ipywidgets plus two small anywidget parts.
 
 The panel and the ``%%gemini`` cells are one conversation: both send the thread's head as
 ``previous_interaction_id`` and both move it only when a turn completes. Answers stream on a worker
-thread (``TurnRunner.start``) so the kernel stays free and Stop is handled at once. Every callback is
-wrapped: a failure becomes a readable message in the panel, never a traceback somewhere else.
+thread (``TurnRunner.start``) so the kernel stays free and Stop is handled at once. The panel
+subscribes to its thread, so a turn committed anywhere (a cell, another panel, a research run), a
+reset, and another front end answering on the thread show up at once, from whichever Python thread
+made them. Every callback is wrapped: a failure becomes a readable message in the panel, never a
+traceback somewhere else. The composer (Enter sends) and the scroll follower are in ``composer.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from ..core.errors import GeminiError, redact
 from ..core.request import TurnOptions
 from ..core.results import GeminiResult
 from ..core.threads import Thread, ThreadBusy, name_problem
+from .composer import Composer, ScrollFollower
 from .messages import (
     FAILED_CLASS,
     STOPPED_CLASS,
@@ -58,6 +63,9 @@ RESET_NOTE = (
     "The thread was started over (New chat or `%gemini reset`) while this answer streamed, "
     "so it was not added to the thread."
 )
+ELSEWHERE = "answering elsewhere (a cell, another panel or a research run)…"
+OWN_BUSY_HINT = "Answering… Enter sends again once the answer is in"
+ELSEWHERE_BUSY_HINT = "Another front end is answering on this thread; Enter sends once it is done"
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 
@@ -101,30 +109,32 @@ class ChatPanel:
         self.show_thoughts = show_thoughts
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
+        self._reply: StreamingReply | None = None
+        self._starting = False  # set while send() starts a turn: the thread is busy with ours
+        self._closed = False
         self._stop_requested = False
         self._retry_note = ""
         self._lock = threading.RLock()
+        self._status_lock = threading.Lock()
         self._entries: list[_Entry] = []
         self._build()
         self._render(self._history())
-        self._hooked = False
-        if self.magics.shell is not None:
-            self.magics.shell.events.register("post_run_cell", self._after_cell)
-            self._hooked = True
+        self._unsubscribe = self.thread.subscribe(self._on_thread_change)
 
     # -- widgets -------------------------------------------------------------------------------
     def _build(self) -> None:
         # flex "none": inside the height-capped scroller the list must scroll, not shrink its messages
         self.messages = w.VBox(layout=w.Layout(flex="none"))
         self.messages.add_class("gm-chat-messages")
-        # column-reverse keeps the view scrolled to the newest message as the list grows
         self.scroller = w.Box(
-            [self.messages], layout=w.Layout(flex_flow="column-reverse", overflow="auto", max_height="520px")
+            [self.messages], layout=w.Layout(flex_flow="column", overflow="auto", max_height="520px")
         )
+        self.scroller.add_class("gm-chat-scroller")  # the follower finds it by this class
+        self.follower = ScrollFollower()  # keeps the scroller at the newest message (see composer.py)
         self.status = w.Label()
         self.notice = w.Output()
         self.notice.add_class("gm-chat-notice")
-        self.input = w.Textarea(placeholder="Ask Gemini…", rows=3, layout=w.Layout(width="100%"))
+        self.input = Composer(placeholder="Ask Gemini…", rows=3, layout=w.Layout(width="100%"))
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
         self.new_button = w.Button(description="New chat", icon="plus", tooltip="Start the thread over")
@@ -139,12 +149,14 @@ class ChatPanel:
         self.attach = w.FileUpload(accept="image/*,application/pdf", multiple=True, description="Attach")
         for name in ("input", "send_button", "stop_button", "new_button", "model_picker", "attach", "status"):
             getattr(self, name).add_class("gm-chat-" + name.replace("_button", "").replace("_", "-"))
+        self.input.on_submit(self._on_submit)
         self.send_button.on_click(self._on_send)
         self.stop_button.on_click(self._on_stop)
         self.new_button.on_click(self._on_new)
         buttons = [self.send_button, self.stop_button, self.new_button, self.attach, self.model_picker]
         controls = w.HBox(buttons)
-        self.view = w.VBox([w.HTML(STYLE), self.status, self.scroller, self.notice, self.input, controls])
+        parts = [w.HTML(STYLE), self.status, self.scroller, self.follower, self.notice, self.input, controls]
+        self.view = w.VBox(parts)
         self.view.add_class("gm-chat")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
@@ -153,12 +165,16 @@ class ChatPanel:
         return bundle
 
     def close(self) -> None:
-        """Stop any answer, stop following the thread, and close every widget."""
-        if self._turn is not None:
-            self._turn.stop()
-        if self._hooked:
-            self.magics.ip.events.unregister("post_run_cell", self._after_cell)
-            self._hooked = False
+        """Stop following the thread, stop any answer and its timer, and close every widget."""
+        self._closed = True
+        self._unsubscribe()
+        turn, reply = self._turn, self._reply
+        if turn is not None:
+            turn.stop()
+            with contextlib.suppress(RuntimeError):  # called from the turn's own worker: no join
+                turn.join(5)
+        if reply is not None:
+            reply.close()
         close_tree(self.view)
 
     # -- the thread ----------------------------------------------------------------------------
@@ -171,10 +187,11 @@ class ChatPanel:
         turn = self._turn
         return turn is not None and turn.running
 
-    def _history(self) -> list[_Entry]:
+    def _history(self, skip: frozenset[str] = frozenset()) -> list[_Entry]:
         return [
             _Entry((user_message(turn.prompt), history_reply(turn)), turn.interaction_id)
             for turn in list(self.thread.turns)
+            if turn.interaction_id not in skip
         ]
 
     def _render(self, entries: list[_Entry]) -> None:
@@ -190,30 +207,51 @@ class ChatPanel:
 
     @_guarded
     def sync(self) -> None:
-        """Catch up with turns made elsewhere (cells, other panels) and with rewinds and resets."""
+        """Catch up with turns made elsewhere (cells, other panels) and with rewinds and resets.
+
+        Called by the thread's listener; a live answer of this panel that has just been committed
+        (its own ``on_done`` has not run yet) is already on screen and is not added twice.
+        """
         with self._lock:
+            if self._closed:
+                return
             turns = list(self.thread.turns)
+            live = [entry for entry in self._entries if entry.live]
+            own = frozenset(e.turn.result.interaction_id or "" for e in live if e.turn is not None)
             shown = [entry.interaction_id for entry in self._entries if entry.interaction_id]
             ids = [turn.interaction_id for turn in turns]
             if ids[: len(shown)] == shown:
                 for turn in turns[len(shown) :]:
-                    self._add(_Entry((user_message(turn.prompt), history_reply(turn)), turn.interaction_id))
+                    if turn.interaction_id not in own:
+                        entry = _Entry((user_message(turn.prompt), history_reply(turn)), turn.interaction_id)
+                        self._add(entry)
             else:
-                live = [entry for entry in self._entries if entry.live]
                 for entry in self._entries:
                     if not entry.live:
                         for widget in entry.widgets:
                             close_tree(widget)
-                self._render(self._history() + live)
+                self._render(self._history(own) + live)
         self._show_status()
 
-    def _after_cell(self, result: Any = None) -> None:
-        self.sync()
+    @_guarded
+    def _on_thread_change(self, _thread: Thread, change: str) -> None:
+        """The thread's listener, on whichever Python thread changed it (see core/threads.py)."""
+        if self._closed:
+            return
+        if change in ("commit", "reset"):
+            self.sync()
+        else:  # busy or idle: another front end may be answering on this thread
+            self._show_status(self._retry_note)
 
     # -- actions -------------------------------------------------------------------------------
     @_guarded
     def _on_send(self, _button: Any = None) -> None:
         if self.send(self.input.value):
+            self.input.value = ""
+
+    @_guarded
+    def _on_submit(self, text: str) -> None:  # Enter in the composer
+        if self.send(text):
             self.input.value = ""
 
     @_guarded
@@ -262,6 +300,7 @@ class ChatPanel:
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
         with self._lock:  # on_done waits for this block, so it always sees self._turn set
             self._stop_requested = False
+            self._starting = True
             try:
                 self._turn = self.magics.turns.start(
                     thread,
@@ -275,9 +314,13 @@ class ChatPanel:
                 close_tree(entry.widgets[0])
                 close_tree(reply.view)
                 return self._refuse(*_busy(thread.name))
+            finally:
+                self._starting = False
             entry.turn = self._turn
+            self._reply = reply
             self._add(entry)
-            self._set_streaming(True)
+            self.follower.to_bottom()  # Send always brings the newest message into view
+            self._show_status()
         self.attach.value = ()
         return True
 
@@ -355,8 +398,12 @@ class ChatPanel:
             with self._lock:
                 self.last_result = result
                 self._turn = None
+                if self._reply is reply:
+                    self._reply = None
                 entry.live = False
                 entry.turn, turn = None, entry.turn
+                if self._closed:  # the panel's widgets are gone; nothing to show it in
+                    return
                 if error is not None:
                     reply.finish(notice_output(*_explain(error, self._secrets())), css_class=FAILED_CLASS)
                 elif result.status == "completed":
@@ -372,23 +419,30 @@ class ChatPanel:
                 else:
                     note = f"The answer ended {result.status}; the thread was left as it was. Send it again."
                     reply.finish(notice_output(note), css_class=FAILED_CLASS)
-                self._set_streaming(False)
             self.sync()
 
         return functools.partial(on_done, self)
 
     # -- status and problems -------------------------------------------------------------------
-    def _set_streaming(self, streaming: bool) -> None:
-        with self.send_button.hold_sync():
-            self.send_button.disabled = streaming
-            self.send_button.description = "Answering…" if streaming else "Send"
-        self.stop_button.disabled = not streaming
-        self._show_status()
-
     def _show_status(self, note: str = "") -> None:
-        turns = len(self.thread.turns)
-        state = f" · {note}" if note else " · answering…" if self.running else ""
-        self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
+        """The status line, and whether Send, Stop and Enter work: this panel answering, another
+        front end answering on the thread (a cell, a panel, a research run), or free."""
+        if self._closed:
+            return
+        with self._status_lock:  # a leaf lock: hold_sync is not safe from two threads at once
+            own = self._starting or self.running
+            elsewhere = not own and self.thread.busy
+            with self.send_button.hold_sync():
+                self.send_button.disabled = own or elsewhere
+                self.send_button.description = "Answering…" if own else "Busy…" if elsewhere else "Send"
+            self.stop_button.disabled = not own
+            with self.input.hold_sync():
+                self.input.busy = own or elsewhere
+                self.input.busy_hint = OWN_BUSY_HINT if own else ELSEWHERE_BUSY_HINT
+            turns = len(self.thread.turns)
+            state = note or ("answering…" if own else ELSEWHERE if elsewhere else "")
+            state = f" · {state}" if state else ""
+            self.status.value = f"Gemini chat · thread {self.thread_name!r} · {turns} turn(s){state}"
 
     def _refuse(self, message: str, hint: str = "") -> bool:
         self.notice.outputs = (notice_output(message, hint),)

@@ -101,6 +101,7 @@ class StreamingReply:
         self._thoughts_shown = 0
         self._thought_view: w.Output | None = None
         self._thoughts_sent_at = 0.0
+        self._closed = False
 
     @property
     def text(self) -> str:
@@ -108,6 +109,8 @@ class StreamingReply:
 
     def handle(self, event: ev.Event) -> None:
         with self._lock:
+            if self._closed:
+                return
             if isinstance(event, ev.TextDelta):
                 if self.segments.feed(event.text):
                     self._flush_later()
@@ -126,7 +129,7 @@ class StreamingReply:
 
     def _timed_flush(self) -> None:
         with self._lock:
-            if self._timer is None:  # finished meanwhile
+            if self._timer is None or self._closed:  # finished or closed meanwhile
                 return
             self._timer = None
             self.flush()
@@ -168,12 +171,23 @@ class StreamingReply:
         with self._lock:
             self.segments.flush()
 
+    def close(self) -> None:
+        """The panel is closing: cancel the flush timer and show nothing more."""
+        with self._lock:
+            self._closed = True
+            self._cancel_timer()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def finish(self, *notes: dict[str, Any] | None, css_class: str | None = None) -> None:
         """The turn ended: show everything, then the notes given (stopped, failed, tokens)."""
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._cancel_timer()
+            if self._closed:
+                return
             self.segments.flush(final=True)
             if self._thoughts:
                 self._render_thoughts("Thoughts")

@@ -43,6 +43,9 @@ def _stored_input(emulator: Any, interaction_id: str) -> str:
     return json.dumps(emulator.interaction(interaction_id).get("input"))
 
 
+FROM_BOTTOM = "(el) => el.scrollHeight - el.scrollTop - el.clientHeight"
+
+
 class ChatUI:
     """The chat panel inside one cell's output."""
 
@@ -51,10 +54,23 @@ class ChatUI:
         self.page = nb.page
         self.root = nb.output_area(index).locator(".gm-chat")
         self.messages = self.root.locator(".gm-chat-messages")
+        self.scroller = self.root.locator(".gm-chat-scroller")
+        self.box = self.root.locator(".gm-chat-input textarea")
+        self.status = self.root.locator(".gm-chat-status")
+        self.send = self.root.locator("button.gm-chat-send")
 
     def ask(self, question: str) -> None:
         self.root.locator(".gm-chat-input textarea").fill(question)
         self.root.locator("button.gm-chat-send").click()
+
+    def from_bottom(self) -> float:
+        """How far (px) the message list is scrolled up from its newest message."""
+        return float(self.scroller.evaluate(FROM_BOTTOM))
+
+    def expect_at_bottom(self, timeout_ms: int = 5_000) -> None:
+        self.page.wait_for_function(
+            f"el => ({FROM_BOTTOM})(el) <= 2", arg=self.scroller.element_handle(), timeout=timeout_ms
+        )
 
     def text(self) -> str:
         return self.messages.inner_text()
@@ -218,9 +234,10 @@ len(thread.turns)
 SCROLL_THROUGH = """async (scroller) => {
   const frames = [];
   let last = performance.now();
-  const top = -(scroller.scrollHeight - scroller.clientHeight);  // column-reverse: 0 is the bottom
+  const bottom = scroller.scrollHeight - scroller.clientHeight;
+  const top = 0;
   for (let step = 1; step <= 60; step++) {
-    scroller.scrollTop = (top * step) / 60;
+    scroller.scrollTop = bottom - (bottom * step) / 60;
     await new Promise((resolve) => requestAnimationFrame(resolve));
     const now = performance.now();
     frames.push(now - last);
@@ -247,7 +264,8 @@ def test_a_200_message_thread_renders_and_scrolls_smoothly(notebook, emulator):
     rendered = time.monotonic() - started
     assert rendered < 8, f"200 messages took {rendered:.1f}s to appear"
 
-    scroller = chat.messages.locator("xpath=..")
+    scroller = chat.scroller
+    chat.expect_at_bottom()  # it opens at the newest message
     scrolled = scroller.evaluate(SCROLL_THROUGH)
     frames = sorted(scrolled["frames"])
     assert scrolled["reachedTop"] and scrolled["height"] > 10_000, scrolled["height"]
@@ -255,10 +273,153 @@ def test_a_200_message_thread_renders_and_scrolls_smoothly(notebook, emulator):
     expect(chat.messages).to_contain_text("Question 0")
     nb.screenshot("scrolled-to-top")
 
-    scroller.evaluate("scroller => { scroller.scrollTop = 0; }")  # back to the newest message
-    chat.ask("One more")  # the long panel still answers promptly, and the answer stays in view
+    chat.ask("One more")  # Send scrolls back to the newest message; the answer stays in view
     chat.wait_for_text("QUICK-MARKER", timeout_s=10)
     expect(chat.messages.locator(".gm-chat-reply").last).to_be_in_viewport()
     print(f"200 messages shown in {rendered:.2f}s; median scroll frame {frames[len(frames) // 2]:.1f} ms")
     assert "A real question" in _stored_input(emulator, _creates(emulator)[-1]["previous_interaction_id"])
     nb.screenshot("answered")
+
+
+# -- behaving like a chat: Enter, following the newest message, live panels --------------------------
+def _seed(turns: int) -> str:
+    """A cell that puts ``turns`` finished turns on the default thread (as if made earlier)."""
+    return LONG_THREAD.replace("range(99)", f"range({turns})")
+
+
+def test_enter_sends_and_shift_enter_makes_a_new_line(notebook, emulator):
+    from gemini_magics.emulator import Reply
+
+    emulator.reset()
+    emulator.enqueue(Reply.text("Got both lines. ENTER-MARKER.", deltas=20, delay=0.1))
+    nb = notebook(["%load_ext gemini_magics", "%gemini chat"])
+    for index in range(2):
+        nb.run_cell_and_wait(index)
+    chat = ChatUI(nb, 1)
+    expect(chat.root.locator(".gm-composer-hint")).to_contain_text("Enter sends")
+    prompt_before = nb.prompt_text(1)
+    chat.box.click()
+    nb.page.keyboard.type("First line")
+    nb.page.keyboard.press("Shift+Enter")  # a new line, not a send, and not JupyterLab's run-cell
+    nb.page.keyboard.type("second line")
+    expect(chat.box).to_have_value("First line\nsecond line")
+    nb.screenshot("typed")
+    assert _creates(emulator) == [] and nb.prompt_text(1) == prompt_before
+
+    nb.page.keyboard.press("Enter")
+    expect(chat.messages.locator(".gm-chat-user")).to_contain_text("second line")
+    expect(chat.box).to_have_value("")  # cleared once the kernel took it
+    busy = chat.root.locator(".gm-composer.gm-composer-busy")
+    expect(busy).to_be_visible()  # answering: visibly busy, and Send says so
+    expect(busy.locator(".gm-composer-hint")).to_contain_text("Answering")
+    expect(chat.send).to_be_disabled()
+    expect(chat.send).to_contain_text("Answering")
+    nb.page.keyboard.type("typed ahead")
+    nb.page.keyboard.press("Enter")  # while answering, Enter does not send (nor add a line)
+    nb.screenshot("answering")
+    chat.wait_for_text("ENTER-MARKER")
+    expect(busy).to_have_count(0)
+    expect(chat.box).to_have_value("typed ahead")
+    assert [body["input"] for body in _creates(emulator)] == ["First line\nsecond line"]
+    nb.screenshot("answered")
+
+
+FOLLOW_ANSWER = "".join(f"- Line {n} of a long streamed answer about generators.\n" for n in range(60))
+
+
+def test_the_view_follows_the_newest_message_unless_scrolled_up(notebook, emulator):
+    from gemini_magics.emulator import Reply
+
+    emulator.reset()
+    emulator.enqueue(
+        Reply.text("The real turn."),
+        Reply.text(FOLLOW_ANSWER + "FOLLOW-END-MARKER", deltas=120, delay=0.05),
+        Reply.text("Back at the bottom. NEXT-MARKER."),
+    )
+    nb = notebook(["%load_ext gemini_magics", "%%gemini\nA real question", _seed(8), "%gemini chat"])
+    for index in range(4):
+        nb.run_cell_and_wait(index)
+    chat = ChatUI(nb, 3)
+    expect(chat.messages.locator(".gm-chat-reply")).to_have_count(9)
+    chat.expect_at_bottom()  # opens at the newest message
+
+    # at the bottom, the view keeps up with the streaming answer
+    chat.scroller.evaluate(
+        """(el) => { window.__gaps = []; window.__heights = [];
+             window.__follow = setInterval(() => {
+               window.__gaps.push(el.scrollHeight - el.scrollTop - el.clientHeight);
+               window.__heights.push(el.scrollHeight); }, 50); }"""
+    )
+    chat.ask("Stream a long answer")
+    chat.wait_for_text("Line 25")
+    gaps, heights = nb.page.evaluate(
+        "() => { clearInterval(window.__follow); return [window.__gaps, window.__heights]; }"
+    )
+    grew = heights[-1] - heights[0]
+    assert grew > 500, f"the list grew only {grew}px"
+    assert max(gaps[4:]) <= 2, f"the view fell behind the newest message: {max(gaps)}px"
+    nb.screenshot("following")
+
+    # scrolled up by the reader, the stream does not move the view
+    chat.scroller.hover()
+    nb.page.mouse.wheel(0, -400)
+    nb.page.wait_for_function(
+        "el => el.scrollHeight - el.scrollTop - el.clientHeight > 300",
+        arg=chat.scroller.element_handle(),
+        timeout=5_000,
+    )
+    nb.page.wait_for_timeout(300)  # let the wheel's smooth scroll settle: measured, not decided on
+    top = chat.scroller.evaluate("el => el.scrollTop")
+    height = chat.scroller.evaluate("el => el.scrollHeight")
+    nb.page.wait_for_function(
+        "([el, h]) => el.scrollHeight > h + 300", arg=[chat.scroller.element_handle(), height], timeout=10_000
+    )
+    assert abs(chat.scroller.evaluate("el => el.scrollTop") - top) <= 1, "the stream moved the view"
+    chat.wait_for_text("FOLLOW-END-MARKER")
+    assert abs(chat.scroller.evaluate("el => el.scrollTop") - top) <= 1
+    assert chat.from_bottom() > 300
+    nb.screenshot("scrolled-up")
+
+    # Send scrolls to the newest message
+    chat.ask("And one more")
+    chat.wait_for_text("NEXT-MARKER")
+    chat.expect_at_bottom()
+    expect(chat.messages.locator(".gm-chat-reply").last).to_be_in_viewport()
+    nb.screenshot("sent")
+
+
+def test_two_panels_on_one_thread_update_live(notebook, emulator):
+    from gemini_magics.emulator import Reply
+
+    emulator.reset()
+    emulator.enqueue(
+        Reply.text("Answer for panel one. " * 6 + "PANEL-ONE-MARKER.", deltas=30, delay=0.1),
+        Reply.text("Answer for the cell. " * 6 + "CELL-TURN-MARKER.", deltas=30, delay=0.1),
+    )
+    nb = notebook(["%load_ext gemini_magics", "%gemini chat", "%gemini chat", "%%gemini\nAsked in a cell"])
+    for index in range(3):
+        nb.run_cell_and_wait(index)
+    one, two = ChatUI(nb, 1), ChatUI(nb, 2)
+
+    one.ask("Asked in panel one")
+    expect(two.status).to_contain_text("answering elsewhere")  # the other panel sees it at once
+    expect(two.send).to_be_disabled()
+    expect(two.root.locator(".gm-composer-busy")).to_be_visible()
+    two.root.scroll_into_view_if_needed()
+    nb.screenshot("busy-elsewhere")
+    one.wait_for_text("PANEL-ONE-MARKER")
+    two.wait_for_text("PANEL-ONE-MARKER", timeout_s=5)  # without anyone touching panel two
+    expect(two.messages).to_contain_text("Asked in panel one")
+    expect(two.send).to_be_enabled()
+    expect(two.status).to_contain_text("1 turn(s)")
+
+    nb.run_cell(3)
+    expect(one.status).to_contain_text("answering elsewhere")  # a cell is answering on the thread
+    expect(two.status).to_contain_text("answering elsewhere")
+    for chat in (one, two):
+        chat.wait_for_text("CELL-TURN-MARKER")
+    nb.wait_cell_done(3)
+    expect(two.status).to_contain_text("2 turn(s)")
+    expect(one.messages.locator(".gm-chat-reply")).to_have_count(2)  # shown once, not twice
+    two.root.scroll_into_view_if_needed()
+    nb.screenshot("both-live")
