@@ -12,7 +12,6 @@ import keyword
 import math
 import os
 import re
-import shlex
 import weakref
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import magic_arguments
 from traitlets import Float, Int, Unicode, observe
 
 from ..core import models
@@ -29,12 +28,13 @@ from ..core.attachments import AttachError, content_blocks
 from ..core.client import Connection
 from ..core.errors import GeminiTurnIncomplete, redact
 from ..core.prompt import UnknownVariable, resolve, substitute
-from ..core.request import THINKING_LEVELS, TurnOptions, image_choices
+from ..core.request import TurnOptions, image_choices
 from ..core.results import GeminiResult
 from ..core.threads import Thread, ThreadBusy, Threads, Turn, name_problem
 from ..core.turns import TurnRunner
+from . import commands
 from . import research as research_magic
-from . import subcommands
+from .args import gemini_arguments, parse_line
 from .display import NotebookRenderer, TextRenderer, register_formatters
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
@@ -144,35 +144,14 @@ class GeminiMagics(Magics):
         """Where a turn from the running cell joins ``thread`` (the first turn of a run rewinds)."""
         return thread.slot(self._cell_id, self._execution if self._cell_id else None)
 
+    def _command_context(self) -> commands.CommandContext:
+        """What sub-commands see: built here only, so handing them a Session instead is one line."""
+        return commands.CommandContext(shell=self.ip, host=self)
+
     # -- the magic ---------------------------------------------------------------------------------
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", help="Model id for this turn (see `%%gemini models`).")
-    @argument("-t", "--thread", help="Conversation thread name (default: 'default').")
-    @argument("--new", action="store_true", help="Start the thread over before this turn.")
-    @argument("-s", "--system", help="System instruction for this turn, e.g. -s 'Be terse.'")
-    @argument("-o", "--out", metavar="VAR", help="Also store the result in this variable.")
-    @argument("--no-stream", action="store_true", help="Wait for the whole answer, then show it.")
-    @argument("--thinking", choices=THINKING_LEVELS, help="How hard the model thinks.")
-    @argument("--show-thoughts", action="store_true", help="Show thought summaries, collapsed.")
-    @argument("--temperature", type=float, help="Sampling temperature.")
-    @argument("--max-output-tokens", type=int, metavar="N", help="Cap on the answer's length.")
-    @argument("--raw", action="store_true", help="Send the text as is: no {{variable}} filling.")
-    @argument("--image", action="store_true", help="Ask for a picture (uses an image model).")
-    @argument("--aspect", metavar="RATIO", help="Picture aspect ratio, e.g. 16:9.")
-    @argument("--size", metavar="SIZE", help="Picture size: 512, 1K, 2K or 4K.")
-    @argument(
-        "--attach",
-        nargs="+",
-        metavar="NAME",
-        help="Send these variables too: figures, PIL images, image arrays, bytes, file paths.",
-    )
-    @argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR.")
-    @argument("--research", action="store_true", help="Run the Deep Research agent in the background.")
-    @argument("--agent", metavar="ID", help="Agent id for --research (default: the current Deep Research).")
-    @argument("--max", action="store_true", help="With --research: the most thorough (Max) agent.")
-    @argument("--wait", action="store_true", help="With --research: block until done, with text progress.")
-    @argument("prompt", nargs="*", help="(line magic) the prompt, or a sub-command.")
+    @gemini_arguments
     @line_cell_magic
     def gemini(self, line: str, cell: str | None = None) -> None:
         """Send a prompt to Gemini; the answer streams in as Markdown.
@@ -184,8 +163,9 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``login``, ``offline``, ``online``. Use ``%gemini -- PROMPT`` for a prompt that
-        starts with one of those words.
+        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``; ``%gemini --help``
+        lists them and ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a
+        prompt that starts with one of those words.
 
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
@@ -198,12 +178,9 @@ class GeminiMagics(Magics):
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
-        if cell is None:
-            words = _split(line)
-            if words and words[0] in subcommands.COMMANDS:
-                subcommands.COMMANDS[words[0]](self, words[1:])
-                return
-        args = _parse(self.gemini, line, cell=cell is not None)
+        if commands.dispatch(self._command_context(), line, cell=cell is not None):
+            return
+        args = parse_line(self.gemini.parser, line, cell=cell is not None)
         if not args.research and (args.agent is not None or args.max or args.wait):
             raise UsageError("--agent, --max and --wait go with --research; add --research or drop them")
         if cell is not None and args.prompt:
@@ -466,36 +443,3 @@ def check_variable_name(name: str) -> None:
         raise UsageError(f"-o needs a variable name, not {name!r}; e.g. -o answer")
     if name in _SHELL_NAMES or _SHELL_NAME_PATTERN.fullmatch(name):
         raise UsageError(f"-o {name}: IPython itself uses {name}; pick another name, e.g. -o answer")
-
-
-def _parse(magic: Any, line: str, *, cell: bool = False) -> Any:
-    """Parse the magic line; quoted option values lose their quotes, prompt words keep theirs.
-
-    A line with an unbalanced quote and no options (``%gemini what's new?``) is all prompt;
-    with options it is refused with one line.
-    """
-    try:
-        args = parse_argstring(magic, line)
-    except ValueError as exc:  # shlex: "No closing quotation"
-        if not cell and line.strip() and not line.lstrip().startswith("-"):
-            args = parse_argstring(magic, "")
-            args.prompt, args.cell = [line.strip()], cell
-            return args
-        where = "%%gemini" if cell else "%gemini"
-        raise UsageError(
-            f"the {where} line has an unbalanced quote ({exc}): close it, e.g. -s 'Be terse.', "
-            "or put the prompt in the cell body"
-        ) from None
-    args.cell = cell
-    for name in ("model", "thread", "system", "out", "save", "agent"):
-        value = getattr(args, name)
-        if value and len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            setattr(args, name, value[1:-1])
-    return args
-
-
-def _split(line: str) -> list[str]:
-    try:
-        return shlex.split(line)
-    except ValueError:
-        return line.split()

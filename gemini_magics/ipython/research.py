@@ -1,13 +1,14 @@
-"""``%%gemini --research`` and ``%gemini research``: start, show, wait for, resume and cancel runs."""
+"""``%%gemini --research`` and ``%gemini research``: start, show, wait for, resume and cancel runs.
+
+The ``%gemini research`` line is parsed in ``commands/research.py``.
+"""
 
 from __future__ import annotations
 
-import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import display
 
 from ..core.errors import GeminiTurnIncomplete
@@ -115,48 +116,6 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
         raise run.error
     if run.result.status == "failed":
         raise GeminiTurnIncomplete("failed", outcome_message(run), hint="start the research again")
-
-
-def _resume_parser() -> MagicArgumentParser:
-    parser = MagicArgumentParser(
-        prog="%gemini research --resume", description="Reattach to a research run.", add_help=False
-    )
-    parser.add_argument("run", metavar="ID|VAR", help="The interaction id, or a variable holding a run.")
-    parser.add_argument("--wait", action="store_true", help="Block until done, with text progress.")
-    parser.add_argument("-o", "--out", metavar="VAR", help="Also store the run in this variable.")
-    parser.add_argument("-t", "--thread", help="Join the report to this thread when it completes.")
-    return parser
-
-
-def command(magics: GeminiMagics, words: list[str]) -> None:
-    """``%gemini research PROMPT…``, ``research --resume ID [--wait] [-o VAR] [-t THREAD]`` and
-    ``research --cancel ID``."""
-    if words[:1] == ["--cancel"]:
-        if len(words) != 2:
-            raise UsageError("usage: %gemini research --cancel INTERACTION_ID (or a variable holding a run)")
-        cancel(magics, _interaction_id(magics, words[1]))
-        return
-    if words[:1] == ["--resume"]:
-        if len(words) < 2:
-            raise UsageError(
-                "usage: %gemini research --resume INTERACTION_ID [--wait] [-o VAR] [-t THREAD] "
-                "(or a variable holding a run)"
-            )
-        args = _resume_parser().parse_args(words[1:])
-        resume(magics, _interaction_id(magics, args.run), wait=args.wait, out=args.out, thread=args.thread)
-        return
-    from .magics import _parse
-
-    args = _parse(magics.gemini, " ".join(shlex.quote(w) for w in ["--research", *words]))
-    prompt = " ".join(args.prompt)
-    if not prompt.strip():
-        raise UsageError("usage: %gemini research [--agent ID] [--max] [--wait] PROMPT…")
-    start(magics, args, magics._prompt(args, prompt))
-
-
-def _interaction_id(magics: GeminiMagics, word: str) -> str:
-    held = magics.ip.user_ns.get(word)  # a variable holding a run, e.g. `report`
-    return getattr(held, "interaction_id", None) or word
 
 
 def resume(

@@ -1,0 +1,58 @@
+"""What a sub-command may use. Commands see this object, never the magics class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...core.client import Connection
+from ...core.threads import Thread, Threads
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """The shell and the state a sub-command works on.
+
+    ``host`` holds the state: today the ``GeminiMagics`` instance, which builds this context in one
+    place (``GeminiMagics._command_context``). When a ``core.Session`` owns the connection, threads and
+    settings, that line passes the session instead, and only the few members below that reach
+    ``host`` change.
+    """
+
+    shell: Any  # the InteractiveShell
+    host: Any
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        namespace: dict[str, Any] = self.shell.user_ns
+        return namespace
+
+    @property
+    def connection(self) -> Connection:
+        connection: Connection = self.host.connection
+        return connection
+
+    @property
+    def threads(self) -> Threads:
+        threads: Threads = self.host.threads
+        return threads
+
+    @property
+    def default_model(self) -> str:
+        return str(self.host.model)
+
+    @property
+    def default_thread(self) -> str:
+        """The thread a command without a THREAD word acts on."""
+        return str(self.host.thread)
+
+    def thread_named(self, name: str | None) -> Thread:
+        """The thread ``name`` (or the default) names; a bad name is a ``UsageError``."""
+        thread: Thread = self.host.thread_named(name)
+        return thread
+
+    def prompt(self, args: Any, text: str) -> str:
+        """The prompt a turn sends for ``text``: ``{{references}}`` filled unless ``--raw``; empty is
+        a ``UsageError``."""
+        prompt: str = self.host._prompt(args, text)
+        return prompt
