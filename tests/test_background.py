@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import threading
 import time
 
@@ -9,6 +12,7 @@ import pytest
 from IPython.core.error import UsageError
 
 from gemini_magics.core import events as ev
+from gemini_magics.core.background import BackgroundStream
 from gemini_magics.core.client import Connection
 from gemini_magics.core.errors import GeminiAPIError
 from gemini_magics.core.request import TurnOptions
@@ -108,3 +112,115 @@ def test_a_cell_on_a_thread_busy_in_the_background_is_refused(ip, emulator):
     with pytest.raises(UsageError, match="thread 'default' is busy"):
         ip.run("%gemini hello")
     assert done.event.wait(10)
+
+
+# -- the base every background stream shares ------------------------------------------------------
+
+
+class Sleeper(BackgroundStream):
+    """Waits on its loop until interrupted, as a stalled read does; records how it settled."""
+
+    def __init__(self, thread: Thread | None) -> None:
+        super().__init__(thread, name="gemini-test-sleeper")
+        self.outcome: BaseException | None | str = "unsettled"
+        self.running_now = threading.Event()
+
+    async def _run(self) -> None:
+        self.running_now.set()
+        await asyncio.sleep(60)
+
+    def _settle(self, error: BaseException | None) -> None:
+        self.outcome = error
+
+
+def test_a_background_stream_is_interrupted_from_another_thread_and_tells_its_listeners():
+    thread = Thread("t")
+    told: list[tuple[bool, bool]] = []
+    run = Sleeper(thread)
+    run.subscribe(lambda r: told.append((r.done, thread.busy)))
+    run.start()
+    assert thread.busy and run.running_now.wait(5)
+    started = time.monotonic()
+    run.interrupt()
+    assert run.wait_settled(5), "the interrupted stream did not settle"
+    assert time.monotonic() - started < 1.0
+    assert isinstance(run.outcome, asyncio.CancelledError)
+    assert told == [(True, False)]  # told once, after the end, with the lease already released
+    assert run.join(5) and not run.running
+
+
+def test_a_background_stream_interrupted_before_its_loop_runs_still_settles():
+    run = Sleeper(None)
+    run.interrupt()
+    run.start()
+    assert run.wait_settled(5)
+    assert isinstance(run.outcome, asyncio.CancelledError) and not run.running_now.is_set()
+    assert run.join(5)
+
+
+def test_a_busy_thread_refuses_a_second_background_stream():
+    thread = Thread("t")
+    first = Sleeper(thread).start()
+    with pytest.raises(ThreadBusy):
+        Sleeper(thread).start()
+    first.interrupt()
+    assert first.wait_settled(5) and first.join(5) and not thread.busy
+
+
+# -- the resume loop follows continuation hops as the SDK does -----------------------------------
+
+
+class Response:
+    """What the resume loop reads from a response: its headers (the body is handed over as chunks)."""
+
+    headers = {"content-type": "text/event-stream"}
+
+
+def _sse(*events: dict) -> bytes:
+    return b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+
+
+def _hop(iid: str, text: str, status: str, token: str | None = None) -> bytes:
+    completed = {"id": iid, "status": status, **({"continuation_token": token} if token else {})}
+    return _sse(
+        {"event_type": "interaction.created", "interaction": {"id": iid, "status": "in_progress"}},
+        {"event_type": "step.start", "index": 0, "step": {"type": "model_output"}},
+        {"event_type": "step.delta", "index": 0, "delta": {"type": "text", "text": text}},
+        {"event_type": "interaction.completed", "interaction": completed},
+    )
+
+
+def test_a_continuation_hop_is_requested_like_the_sdk_does_and_its_text_follows():
+    """The emulator never emits requires_continuation, so the loop is driven here by hand: after a hop
+    ends with a token, it asks for create(token, previous id, no input), then reads that hop."""
+    request = {"model": "gemini-3.5-flash", "input": "Q", "system_instruction": "terse"}
+    machine = ev.ResumeLoop(request, max_resumes=0, translate=lambda e: e).run()
+    calls, events = [], []
+    first = _hop("v1_a", "first ", "requires_continuation", "tok1")
+    bodies = iter([first, _hop("v1_b", "second", "completed")])
+    step = next(machine)
+    reply = None
+    with contextlib.suppress(StopIteration):
+        while True:
+            if isinstance(step, ev._Open):
+                calls.append((step.method, step.args, step.kwargs))
+                chunks = iter([next(bodies)])
+            elif step is ev.READ_HEADERS:
+                reply = Response()
+            elif step is ev.READ:
+                reply = next(chunks, None)
+            elif isinstance(step, list):
+                events.extend(step)
+            step = machine.send(reply)
+            reply = None
+    assert [c[0] for c in calls] == ["create", "create"]
+    assert calls[1][2] == {
+        "model": "gemini-3.5-flash",
+        "system_instruction": "terse",
+        "continuation_token": "tok1",
+        "previous_interaction_id": "v1_a",
+        "stream": True,
+    }
+    assert "".join(e.text for e in events if isinstance(e, ev.TextDelta)) == "first second"
+    (finished,) = [e for e in events if isinstance(e, ev.Finished)]
+    assert finished.interaction_id == "v1_b" and finished.status == "completed"

@@ -9,13 +9,14 @@ IPython imports.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import sdk
+from . import decode, sdk
 from .errors import GeminiAPIError, GeminiConnectionError
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,8 @@ class StreamNormaliser:
         self._hop_offset = 0  # log index of this hop's step 0
         self._latest: int | None = None  # the step most recently started
         self._delivery_latest: int | None = None
+        # (token, hop id) when a hop ended with requires_continuation: the next hop continues it
+        self.continuation: tuple[str, str | None] | None = None
 
     def new_delivery(self) -> None:
         """A (re)connection starts: no step is anchored in it yet."""
@@ -264,6 +267,9 @@ class StreamNormaliser:
         if kind == "interaction.created":
             yield from self._created(event)
         elif kind == "interaction.status_update":
+            token = getattr(event, "continuation_token", None)
+            if token and getattr(event, "status", None) == "requires_continuation":
+                self.continuation = (token, getattr(event, "interaction_id", None) or self.resume_id)
             status = str(getattr(event, "status", "") or "")
             if status and status != self._status:
                 self._status = status
@@ -369,7 +375,10 @@ class StreamNormaliser:
     def _completed(self, event: Any) -> Iterator[Event]:
         interaction = getattr(event, "interaction", None)
         status = str(getattr(interaction, "status", None) or "completed")
-        if status == "requires_continuation":  # the SDK continues with a new hop
+        if status == "requires_continuation":  # a new hop continues it (as the SDK does)
+            token = getattr(interaction, "continuation_token", None)
+            if token:
+                self.continuation = (token, getattr(interaction, "id", None) or self.resume_id)
             return
         self.terminal = True
         self.progress += 1
@@ -488,6 +497,159 @@ class Resumer:
         return target, resume
 
 
+class _Open:
+    """Ask the driver to send ``method`` (``create`` or ``get``) and hand back its raw response."""
+
+    __slots__ = ("args", "kwargs", "method")
+
+    def __init__(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.method, self.args, self.kwargs = method, args, kwargs
+
+
+class _Read:
+    """Ask the driver for the next chunk of the open body (``None`` at its end)."""
+
+    __slots__ = ()
+
+
+class _Close:
+    """Ask the driver to close the open response."""
+
+    __slots__ = ()
+
+
+class _Parse:
+    """Ask the driver to parse a response that is not an event stream, the SDK's way."""
+
+    __slots__ = ()
+
+
+class _Headers:
+    """Ask the driver for the open response (to read its content type)."""
+
+    __slots__ = ()
+
+
+READ, CLOSE, PARSE, READ_HEADERS = _Read(), _Close(), _Parse(), _Headers()
+Step = Any  # _Open, READ, CLOSE, PARSE, READ_HEADERS, or a list of events to pass on
+
+
+class ResumeLoop:
+    """The resume loop, once, for the sync and the async client (as ``llm``'s ``_BaseResponse``
+    holds what its sync and async responses share): :meth:`run` is a generator that says what to
+    do next (open a response, read a chunk, close, or pass on a list of events) and is told what
+    happened; :func:`stream_events` and :func:`astream_events` only carry its requests out.
+
+    It frames and decodes the body itself (:mod:`.decode`: one cached model, not the SDK's model
+    class per event), normalises events into ``state``, follows automatic continuation hops as the
+    SDK does for model calls, and after a drop or a stall asks for ``get(id, stream=True,
+    last_event_id=…)`` while resuming makes progress (see :class:`Resumer`).
+    """
+
+    def __init__(
+        self,
+        request: dict[str, Any] | None,
+        *,
+        max_resumes: int,
+        translate: Callable[[BaseException], Exception],
+        state: StreamNormaliser | None = None,
+        existing_id: str | None = None,
+        stall_timeout: float | None = None,
+    ) -> None:
+        self.request = request or {}
+        self.translate = translate
+        self.state = state if state is not None else StreamNormaliser()
+        self.resumer = Resumer(self.state, max_resumes, stall_timeout)
+        self.existing_id = existing_id
+        self.continues = (
+            existing_id is None
+            and not self.request.get("background")
+            and not self.request.get("agent")
+            and not self.request.get("agent_config")
+        )
+
+    def first(self) -> _Open:
+        options = self.resumer.call_options()
+        if self.existing_id is not None:
+            self.state.interaction_id = self.state.resume_id = self.existing_id
+            return _Open("get", (self.existing_id,), {"stream": True, **options})
+        return _Open("create", (), {**self.request, "stream": True, **options})
+
+    def run(self) -> Generator[Step, Any, None]:
+        sdk_errors = sdk.errors()
+
+        state = self.state
+        call = self.first()
+        while True:
+            try:
+                yield call
+            except Exception as exc:
+                raise self.translate(exc) from None
+            dropped_by: BaseException | None = None
+            self.resumer.delivery_started()
+            try:
+                if not _is_event_stream((yield READ_HEADERS)):
+                    yield from self._not_a_stream()
+                    return
+                yield from self._read_body()
+                if state.terminal:
+                    return
+            except sdk_errors.APIConnectionError as exc:
+                dropped_by = exc
+            yield CLOSE  # on any other way out, the driver closes what is open
+            call = self._next(dropped_by)
+
+    def _read_body(self) -> Generator[Step, Any, None]:
+        state, parser = self.state, decode.SSEParser()
+        while True:
+            try:
+                chunk = yield READ
+            except sdk.transport_errors() as exc:
+                raise sdk.transport_error(exc) from exc
+            payloads = parser.feed(chunk) if chunk is not None else parser.finish()
+            events: list[Event] = []
+            try:
+                for payload in payloads:
+                    events.extend(state.feed(decode.decode_event(payload)))
+                    if state.terminal:
+                        break
+            finally:
+                if events:
+                    yield events
+            if chunk is None or parser.done or state.terminal:
+                return
+
+    def _not_a_stream(self) -> Generator[Step, Any, None]:
+        """A 200 that is not an event stream: the SDK's parse decides (an ``Interaction``, or its
+        ``APIError`` for a body it cannot read)."""
+        try:
+            interaction = yield PARSE
+        except Exception as exc:
+            raise self.translate(exc) from None
+        self.state.terminal = True
+        yield list(interaction_events(interaction))
+
+    def _next(self, dropped_by: BaseException | None) -> _Open:
+        """The call after a delivery ended without a terminal event: the next continuation hop, or
+        a resume (or the error once resuming is pointless)."""
+        hop = self.state.continuation
+        if hop is not None and dropped_by is None and self.continues:
+            self.state.continuation = None
+            token, owner = hop
+            body = {**self.request, "continuation_token": token}
+            if owner and self.request.get("store") is not False:
+                body["previous_interaction_id"] = owner
+                body.pop("input", None)
+            return _Open("create", (), {**body, "stream": True, **self.resumer.call_options()})
+        target, resume = self.resumer.after_drop(dropped_by)
+        return _Open("get", (target,), resume)
+
+
+def _is_event_stream(response: Any) -> bool:
+    content_type = str(response.headers.get("content-type", ""))
+    return content_type.partition(";")[0].strip().lower() == "text/event-stream"
+
+
 def stream_events(
     interactions: Any,
     request: dict[str, Any],
@@ -497,38 +659,46 @@ def stream_events(
     state: StreamNormaliser | None = None,
     stall_timeout: float | None = None,
 ) -> Iterator[Event]:
-    """Create a streamed interaction and yield normalised events, resuming after drops.
-
-    A drop is an ``APIConnectionError`` from the iterator (``APITimeoutError`` when no byte came for
-    ``stall_timeout`` seconds) or an end of stream with no terminal event; each is followed by
-    ``get(id, stream=True, last_event_id=…)`` while resuming makes progress (see :class:`Resumer`).
-    Pass ``state`` to read what arrived when the stream fails.
-    """
-    sdk_errors = sdk.errors()
-
-    state = state if state is not None else StreamNormaliser()
-    resumer = Resumer(state, max_resumes, stall_timeout)
+    """Create a streamed interaction and yield normalised events, resuming after drops (the
+    :class:`ResumeLoop` driven by the sync client). Pass ``state`` to read what arrived when the
+    stream fails."""
+    opener = getattr(interactions, "open_stream", None) or functools.partial(sdk.open_stream, interactions)
+    loop = ResumeLoop(
+        request, max_resumes=max_resumes, translate=translate, state=state, stall_timeout=stall_timeout
+    )
+    machine = loop.run()
+    response: Any = None
+    chunks: Iterator[bytes] = iter(())
+    reply: Any = None
+    failed: BaseException | None = None
     try:
-        stream = interactions.create(**request, stream=True, **resumer.call_options())
-    except Exception as exc:
-        raise translate(exc) from None
-    while True:
-        dropped_by: BaseException | None = None
-        resumer.delivery_started()
-        try:
-            for raw in stream:
-                yield from state.feed(raw)
-                if state.terminal:
-                    return
-        except sdk_errors.APIConnectionError as exc:
-            dropped_by = exc
-        finally:
-            stream.close()
-        target, resume = resumer.after_drop(dropped_by)
-        try:
-            stream = interactions.get(target, **resume)
-        except Exception as exc:
-            raise translate(exc) from None
+        while True:
+            try:
+                step = machine.throw(failed) if failed is not None else machine.send(reply)
+            except StopIteration:
+                return
+            reply = failed = None
+            try:
+                if step is READ:
+                    reply = next(chunks, None)
+                elif type(step) is list:
+                    yield from step
+                elif step is READ_HEADERS:
+                    reply = response
+                elif isinstance(step, _Open):
+                    response = opener(step.method, *step.args, **step.kwargs)
+                    chunks = response.http_response.iter_bytes()
+                elif step is CLOSE:
+                    closing, response = response, None
+                    closing.close()
+                elif step is PARSE:
+                    reply = response.parse()
+            except Exception as exc:  # noqa: BLE001 - the loop decides what a failure means
+                failed = exc
+    finally:
+        machine.close()
+        if response is not None:
+            response.close()
 
 
 def interaction_events(interaction: Any) -> Iterator[Event]:
@@ -576,33 +746,46 @@ async def astream_events(
     With ``existing_id`` instead of a request, it streams an interaction that already runs (or ran)
     from its first event, as after a kernel restart. Pass ``state`` to read where the stream got to.
     """
-    sdk_errors = sdk.errors()
-
-    state = state if state is not None else StreamNormaliser()
-    resumer = Resumer(state, max_resumes, stall_timeout)
+    opener = getattr(interactions, "open_stream", None) or functools.partial(sdk.aopen_stream, interactions)
+    loop = ResumeLoop(
+        request,
+        max_resumes=max_resumes,
+        translate=translate,
+        state=state,
+        existing_id=existing_id,
+        stall_timeout=stall_timeout,
+    )
+    machine = loop.run()
+    response: Any = None
+    chunks: AsyncIterator[bytes] | None = None
+    reply: Any = None
+    failed: BaseException | None = None
     try:
-        if existing_id is not None:
-            state.interaction_id = state.resume_id = existing_id
-            stream = await interactions.get(existing_id, stream=True, **resumer.call_options())
-        else:
-            stream = await interactions.create(**(request or {}), stream=True, **resumer.call_options())
-    except Exception as exc:
-        raise translate(exc) from None
-    while True:
-        dropped_by: BaseException | None = None
-        resumer.delivery_started()
-        try:
-            async for raw in stream:
-                for event in state.feed(raw):
-                    yield event
-                if state.terminal:
-                    return
-        except sdk_errors.APIConnectionError as exc:
-            dropped_by = exc
-        finally:
-            await stream.close()
-        target, resume = resumer.after_drop(dropped_by)
-        try:
-            stream = await interactions.get(target, **resume)
-        except Exception as exc:
-            raise translate(exc) from None
+        while True:
+            try:
+                step = machine.throw(failed) if failed is not None else machine.send(reply)
+            except StopIteration:
+                return
+            reply = failed = None
+            try:
+                if step is READ:
+                    reply = await anext(chunks, None) if chunks is not None else None
+                elif type(step) is list:
+                    for event in step:
+                        yield event
+                elif step is READ_HEADERS:
+                    reply = response
+                elif isinstance(step, _Open):
+                    response = await opener(step.method, *step.args, **step.kwargs)
+                    chunks = response.http_response.aiter_bytes()
+                elif step is CLOSE:
+                    closing, response = response, None
+                    await closing.close()
+                elif step is PARSE:
+                    reply = await response.parse()
+            except Exception as exc:  # noqa: BLE001 - the loop decides what a failure means
+                failed = exc
+    finally:
+        machine.close()
+        if response is not None:
+            await response.close()

@@ -1,7 +1,8 @@
 """Deep Research runs in the background: progress from the event stream, cancel, resume, reattach.
 
-A :class:`ResearchRun` streams a background agent interaction on a worker thread with its own event
-loop (so Cancel is handled at once, even while a read waits on the network). Dropped or stalled
+A :class:`ResearchRun` is a :class:`~.background.BackgroundStream`: a background agent interaction
+streamed on a worker thread with its own event loop (so Cancel is handled at once, even while a read
+waits on the network). Dropped or stalled
 streams resume exactly (what arrived is never added twice); when resuming keeps failing it falls back
 to polling. Its progress is a small :class:`ResearchProgress` snapshot handed to a listener after each
 change. No IPython imports.
@@ -10,13 +11,13 @@ change. No IPython imports.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import events as ev
+from .background import BackgroundStream
 from .client import Connection
 from .errors import GeminiConnectionError, GeminiError
 from .request import TurnOptions, build_request
@@ -66,10 +67,12 @@ class ResearchProgress:
 
 
 class ProgressTracker:
-    """Folds normalised events into :class:`ResearchProgress` snapshots."""
+    """Folds normalised events into :class:`ResearchProgress` snapshots; ``scrub`` cleans the
+    latest thought, which panels show as it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, scrub: Callable[[str], str] = lambda text: text) -> None:
         self.progress = ResearchProgress()
+        self.scrub = scrub
         self._urls_seen: set[str] = set()
 
     def update(self, event: ev.Event) -> bool:
@@ -81,7 +84,7 @@ class ProgressTracker:
         elif isinstance(event, ev.StatusChanged):
             p = replace(p, status=event.status, phase="planning" if p.phase == "queued" else p.phase)
         elif isinstance(event, ev.ThoughtDelta) and event.text.strip():
-            line = " ".join(event.text.split())
+            line = self.scrub(" ".join(event.text.split()))
             p = replace(p, latest_thought=line[:240], phase=_advance(p.phase, "planning"))
         elif isinstance(event, ev.ToolActivity):
             p = self._tool(p, event)
@@ -113,8 +116,12 @@ def _advance(current: str, wanted: str) -> str:
 Listener = Callable[["ResearchRun"], None]
 
 
-class ResearchRun:
-    """A Deep Research interaction running in the background; also the user's handle on it."""
+class ResearchRun(BackgroundStream):
+    """A Deep Research interaction running in the background; also the user's handle on it.
+
+    A :class:`~.background.BackgroundStream` that adds progress snapshots (listeners are told after
+    each change) and, when resuming the stream keeps failing, polling for the outcome.
+    """
 
     def __init__(
         self,
@@ -129,6 +136,7 @@ class ResearchRun:
         existing_id: str | None = None,
         slot: Slot | None = None,
     ) -> None:
+        super().__init__(thread, name="gemini-research")
         self.connection = connection
         self.thread = thread
         self.options = options
@@ -141,18 +149,10 @@ class ResearchRun:
         self.slot = slot
         self.joined = False  # True once the completed run joined its thread
         self.thread_note = ""  # what happened to the thread, for the outcome message
-        self.tracker = ProgressTracker()
+        self.tracker = ProgressTracker(connection.redact)
         self.error: GeminiError | None = None
-        self.cancel_requested = False
         self.polling = False
-        self._listeners: list[Listener] = []
-        self._done = threading.Event()
-        self._settled = threading.Event()  # done, and every listener has seen it
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._lease: Any = None
-        self._worker = threading.Thread(target=self._main, name="gemini-research", daemon=True)
+        self._recorder = TurnRecorder(result, connection.scrub)
 
     # -- the handle ----------------------------------------------------------------------------
     @property
@@ -168,16 +168,12 @@ class ResearchRun:
         return self.tracker.progress
 
     @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait_for_end(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds; True once the run has ended (listeners may still be told)."""
-        return self._done.wait(timeout)
+    def cancel_requested(self) -> bool:
+        return self.interrupted
 
     def wait(self, timeout: float | None = None) -> GeminiResult:
         """Block until the research ends; return its result (raise its error if it failed to run)."""
-        if not self._settled.wait(timeout):
+        if not self.wait_settled(timeout):
             raise TimeoutError(f"research {self.interaction_id} is still {self.status} after {timeout} s")
         if self.error is not None:
             raise self.error
@@ -185,8 +181,7 @@ class ResearchRun:
 
     def cancel(self) -> None:
         """Ask the server to cancel, and stop streaming; the outcome becomes ``cancelled``."""
-        with self._lock:
-            self.cancel_requested = True
+        self.interrupted = True  # so a cancel before the worker runs still counts
         interaction_id = self.interaction_id
         if self.done:
             return
@@ -195,12 +190,7 @@ class ResearchRun:
                 self.connection.interactions().cancel(interaction_id)
             except Exception as exc:
                 raise self.connection.translate(exc) from None
-        with self._lock:  # stop streaming now, rather than when the server's last events arrive
-            if self._loop is not None and self._task is not None:
-                self._loop.call_soon_threadsafe(self._task.cancel)
-
-    def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self.interrupt()  # stop streaming now, rather than when the server's last events arrive
 
     def __repr__(self) -> str:
         p = self.progress
@@ -211,41 +201,23 @@ class ResearchRun:
         )
 
     # -- the worker ------------------------------------------------------------------------------
-    def start(self) -> ResearchRun:
-        if self.thread is not None:
-            self._lease = self.thread.acquire()
-        self._worker.start()
-        return self
-
-    def _notify(self) -> None:
-        for listener in list(self._listeners):
-            listener(self)
-
-    def _main(self) -> None:
-        self._recorder = TurnRecorder(self.result, self.connection.scrub)
+    def _settle(self, error: BaseException | None) -> None:
         try:
-            asyncio.run(self._run())
-            self._recorder.close()
-        except BaseException as exc:  # noqa: BLE001 - reported through the handle, never lost
-            self._recorder.close(failed=exc, state=self._state)
-            if isinstance(exc, asyncio.CancelledError) and self.cancel_requested:
-                self.result.status = "cancelled"
+            if error is None:
+                self._recorder.close()
             else:
-                self.error = self.connection.translate(exc)
+                self._recorder.close(failed=error, state=self._state)
+                if isinstance(error, asyncio.CancelledError) and self.interrupted:
+                    self.result.status = "cancelled"
+                else:
+                    self.error = self.connection.translate(error)
         finally:
             if self.thread is not None and self.options is not None:
                 self._join(self.thread, self.options)
-            if self._lease is not None:
-                self._lease.__exit__(None, None, None)
         progress = self.tracker.progress
         self.tracker.progress = replace(
             progress, phase="done", status=self.result.status, finished_at=time.monotonic()
         )
-        self._done.set()
-        try:
-            self._notify()
-        finally:
-            self._settled.set()
 
     def _join(self, thread: Thread, options: TurnOptions) -> None:
         slot = self.slot or Slot(options.previous_interaction_id, thread.generation)
@@ -270,11 +242,6 @@ class ResearchRun:
         # a fresh client: its connections belong to this event loop
         interactions = self.connection.async_interactions(on_retry=self._retrying)
         state = self._state
-        with self._lock:
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-            if self.cancel_requested:
-                raise asyncio.CancelledError
         request = None if self.existing_id or self.options is None else build_request(self.options)
         try:
             async for event in ev.astream_events(

@@ -7,7 +7,8 @@ The SDK's retries are turned off (``HttpRetryOptions(attempts=1)``): it would sl
 :class:`~gemini_magics.events.Retrying` event before it starts, and a wait longer than
 ``max_wait`` is not waited at all: the call fails at once, saying when to try again.
 
-Only ``create``, ``get``, ``cancel`` and ``delete`` are retried, i.e. until a response arrives;
+Only ``create``, ``get``, ``cancel``, ``delete`` and ``open_stream`` (a streamed ``create`` or ``get``
+whose body :mod:`.events` decodes itself) are retried, i.e. until a response arrives;
 a stream that breaks later is the resume loop's business. :class:`RetryingInteractions` (threads)
 and :class:`AsyncRetryingInteractions` (event loops, where the wait is a cancellable
 ``asyncio.sleep``) share one :class:`RetryPolicy`; only the sleeping differs.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import functools
 import logging
 import math
 import random
@@ -156,6 +158,10 @@ class RetryingInteractions(_Retrying):
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(self._resource.delete, args, kwargs)
 
+    def open_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``create``/``get`` with ``stream=True``, the response before decoding (see :mod:`.sdk`)."""
+        return self._call(functools.partial(sdk.open_stream, self._resource, method), args, kwargs)
+
     def _call(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         attempt = 1
         while True:
@@ -181,6 +187,9 @@ class AsyncRetryingInteractions(_Retrying):
 
     async def delete(self, *args: Any, **kwargs: Any) -> Any:
         return await self._call(self._resource.delete, args, kwargs)
+
+    async def open_stream(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._call(functools.partial(sdk.aopen_stream, self._resource, method), args, kwargs)
 
     async def _call(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         attempt = 1

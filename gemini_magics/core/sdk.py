@@ -1,14 +1,17 @@
 """The one module that reaches into google-genai's private parts. No IPython imports.
 
 The Interactions API's exception classes live in ``google.genai._interactions`` (they are not
-re-exported publicly, api-facts §8.2); everything else in the package asks this module for them, so
-an SDK upgrade that moves them is fixed here. Imported lazily: loading the extension must not import
-the SDK.
+re-exported publicly, api-facts §8.2); the validation context that makes the SDK's open unions
+lenient, its lenient fallback decoder and its mapping of transport errors live under
+``google.genai._gaos``. Everything else in the package asks this module for them, so an SDK upgrade
+that moves them is fixed here. Imported lazily: loading the extension must not import the SDK.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from types import ModuleType
+from typing import Any
 
 
 def errors() -> ModuleType:
@@ -16,3 +19,55 @@ def errors() -> ModuleType:
     from google.genai import _interactions
 
     return _interactions
+
+
+@cache
+def response_context() -> dict[str, Any]:
+    """The validation context the SDK uses for server responses: an event or step it cannot
+    validate becomes its ``Unknown…`` variant instead of an error."""
+    from google.genai._gaos.utils.serializers import ALLOW_UNKNOWN_UNION_VARIANTS
+
+    return {ALLOW_UNKNOWN_UNION_VARIANTS: True}
+
+
+def construct_unvalidated(value: Any, typ: Any) -> Any:
+    """The SDK's own fallback for a response body its types reject (built leniently, unvalidated)."""
+    from google.genai._gaos.utils.serializers import construct_unvalidated as construct
+
+    return construct(value, typ)
+
+
+def sse_event_type() -> Any:
+    """``InteractionSSEEvent``, the discriminated union of stream events."""
+    from google.genai.interactions import InteractionSSEEvent
+
+    return InteractionSSEEvent
+
+
+@cache
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """The httpx failures (``httpx`` or ``httpx2``, whichever the SDK runs on) a body read can raise."""
+    from google.genai._gaos.lib import compat_errors
+
+    return tuple(compat_errors._HTTPX_HTTP_ERRORS)
+
+
+def transport_error(exc: BaseException) -> BaseException:
+    """An httpx failure while reading a body, as the SDK reports it while iterating its own stream:
+    ``APITimeoutError`` for a timeout, ``APIConnectionError`` for anything else."""
+    from google.genai._gaos.lib.compat_errors import wrap_sdk_error
+
+    return wrap_sdk_error(exc)
+
+
+def open_stream(resource: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """Send ``resource.<method>(*args, stream=True, **kwargs)`` through the SDK's transport (auth,
+    headers, base URL, timeouts, error mapping) and return its response before any decoding:
+    ``with_streaming_response`` has read the status and headers, the body is still unread.
+    HTTP errors raise the SDK's ``APIStatusError`` classes here, as ``create``/``get`` do."""
+    return getattr(resource.with_streaming_response, method)(*args, **kwargs).__enter__()
+
+
+async def aopen_stream(resource: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+    """:func:`open_stream` for ``client.aio.interactions``."""
+    return await getattr(resource.with_streaming_response, method)(*args, **kwargs).__aenter__()

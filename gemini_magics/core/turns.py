@@ -2,19 +2,19 @@
 
 A turn's result is built from the normalised events, and the turn joins its thread only when the
 interaction completed. Cells run turns synchronously (a kernel interrupt stops them). Background
-turns run the async client on a worker thread with its own event loop, so ``stop()`` cancels the
-task and interrupts even a read that is waiting on the network. No IPython imports.
+turns are :class:`~.background.BackgroundStream` s: the async client on a worker thread with its own
+event loop, so ``stop()`` cancels the task and interrupts even a read that is waiting on the network.
+No IPython imports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import events as ev
+from .background import BackgroundStream
 from .client import Connection
 from .errors import GeminiError
 from .request import TurnOptions, build_request
@@ -31,10 +31,11 @@ def _unchanged(value: Any) -> Any:
 class TurnRecorder:
     """Builds a :class:`GeminiResult` from a turn's events.
 
-    Server text enters the package here, so this is where the key is scrubbed out of it (``scrub``
-    is the connection's): :meth:`add` returns the event to pass on, its text, tool details and error
-    messages scrubbed; :meth:`close` scrubs the whole answer, thoughts, steps and errors once more,
-    which catches a key that arrived split across deltas.
+    :meth:`add` records an event and returns it unchanged, for the renderers: nothing is copied per
+    delta. The key is scrubbed where server text is joined or shown: :meth:`close` scrubs the whole
+    answer, thoughts, steps and errors (``scrub`` is the connection's), which also catches a key that
+    arrived split across deltas; renderers scrub what they display; an in-stream error's message is
+    redacted where it is raised.
     """
 
     def __init__(self, result: GeminiResult, scrub: Callable[[Any], Any] = _unchanged) -> None:
@@ -44,13 +45,9 @@ class TurnRecorder:
         self._thoughts: list[str] = []
 
     def add(self, event: ev.Event) -> ev.Event:
-        """Record ``event``; returns it scrubbed, for the renderers."""
-        self._record(event)
-        return scrub_event(event, self.scrub)
-
-    def _record(self, event: ev.Event) -> None:
+        """Record ``event``; returns it, for the renderers."""
         result = self.result
-        if isinstance(event, ev.TextDelta):
+        if type(event) is ev.TextDelta:  # the common case first
             self._text.append(event.text)
         elif isinstance(event, ev.ThoughtDelta):
             self._thoughts.append(event.text)
@@ -64,6 +61,7 @@ class TurnRecorder:
             result.usage = event.usage
             result.steps = event.steps
             result.errors = event.errors
+        return event
 
     def _add_media(self, event: ev.MediaDelta) -> None:
         mime = event.mime_type or ""
@@ -185,16 +183,6 @@ class TurnRunner:
         return turn
 
 
-def scrub_event(event: ev.Event, scrub: Callable[[Any], Any]) -> ev.Event:
-    """``event`` with its server text scrubbed (media data is left alone: it is not text)."""
-    if isinstance(event, ev.MediaDelta) or scrub is _unchanged:
-        return event
-    fields = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    cleaned = {k: scrub(v) for k, v in fields.items() if isinstance(v, str | dict | list)}
-    changed = {k: v for k, v in cleaned.items() if v != fields[k]}
-    return dataclasses.replace(event, **changed) if changed else event
-
-
 def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slot) -> bool:
     """A completed turn joins its thread (True), unless the thread was reset since it started;
     anything but a completed turn leaves the thread as it was."""
@@ -216,8 +204,9 @@ def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slo
     return thread.commit(turn, slot.generation)
 
 
-class BackgroundTurn:
-    """A streamed turn on its own worker thread and event loop, stoppable from any thread."""
+class BackgroundTurn(BackgroundStream):
+    """A streamed turn on its own worker thread and event loop, stoppable from any thread;
+    ``on_done(result, error)`` is told on the worker once the turn has settled."""
 
     def __init__(
         self,
@@ -229,6 +218,7 @@ class BackgroundTurn:
         on_done: Callable[[GeminiResult, BaseException | None], None],
         slot: Slot,
     ) -> None:
+        super().__init__(thread, name=f"gemini-turn-{thread.name}")
         self.runner = runner
         self.slot = slot
         self.committed = False  # True once the completed turn joined its thread
@@ -236,64 +226,39 @@ class BackgroundTurn:
         self.options = options
         self.result = result
         self.error: BaseException | None = None
-        self.stopped = False
         self._on_event = on_event
-        self._on_done = on_done
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._lock = threading.Lock()
-        self._worker = threading.Thread(target=self._main, name=f"gemini-turn-{thread.name}", daemon=True)
         self._state = ev.StreamNormaliser()
-
-    def start(self) -> None:
-        self._lease = self.thread.acquire()
-        self._worker.start()
+        self._recorder = TurnRecorder(result, runner.connection.scrub)
+        self.subscribe(lambda turn: on_done(turn.result, turn.error))
 
     @property
-    def running(self) -> bool:
-        return self._worker.is_alive()
+    def stopped(self) -> bool:
+        return self.interrupted
 
     def stop(self) -> None:
         """Stop streaming now; the partial result is kept and the thread is left as it was."""
-        with self._lock:
-            self.stopped = True
-            if self._loop is not None and self._task is not None:
-                self._loop.call_soon_threadsafe(self._task.cancel)
+        self.interrupt()
 
-    def join(self, timeout: float | None = None) -> bool:
-        self._worker.join(timeout)
-        return not self._worker.is_alive()
-
-    def _main(self) -> None:
-        recorder = TurnRecorder(self.result, self.runner.connection.scrub)
-        try:
-            asyncio.run(self._stream(recorder))
-            recorder.close()
-            self.committed = commit(self.thread, self.options, self.result, self.slot)
-        except (Exception, asyncio.CancelledError) as exc:
-            recorder.close(failed=exc, state=self._state)
-            if not isinstance(exc, asyncio.CancelledError):
-                self.error = self.runner.connection.translate(exc)
-        finally:
-            self._lease.__exit__(None, None, None)
-        self._on_done(self.result, self.error)
-
-    async def _stream(self, recorder: TurnRecorder) -> None:
-        with self._lock:
-            self._loop = asyncio.get_running_loop()
-            self._task = asyncio.current_task()
-            if self.stopped:
-                raise asyncio.CancelledError
+    async def _run(self) -> None:
         # a fresh client: its connections belong to this event loop
         interactions = self.runner.connection.async_interactions(on_retry=self._on_event)
-        request = build_request(self.options)
         events = ev.astream_events(
             interactions,
-            request,
+            build_request(self.options),
             max_resumes=self.runner.max_resumes(),
             translate=self.runner.connection.translate,
             state=self._state,
             stall_timeout=self.runner.stall_timeout(),
         )
+        recorder, on_event = self._recorder, self._on_event
         async for event in events:
-            self._on_event(recorder.add(event))
+            on_event(recorder.add(event))
+
+    def _settle(self, error: BaseException | None) -> None:
+        if error is None:
+            self._recorder.close()
+            self.committed = commit(self.thread, self.options, self.result, self.slot)
+            return
+        self._recorder.close(failed=error, state=self._state)
+        if not isinstance(error, asyncio.CancelledError):
+            self.error = self.runner.connection.translate(error)
