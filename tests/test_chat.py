@@ -35,7 +35,7 @@ def panels(ip) -> Iterator[Callable[..., ChatPanel]]:
     made: list[ChatPanel] = []
 
     def make(thread: str | None = None, **kwargs: Any) -> ChatPanel:
-        panel = ChatPanel(thread, magics=ip.magics, **kwargs)
+        panel = ChatPanel(thread, session=ip.magics.session, **kwargs)
         made.append(panel)
         return panel
 
@@ -253,7 +253,7 @@ def test_missing_key_is_explained_and_the_panel_stays_usable(ip, panels, emulato
     panel = panels()
     panel.input.value = "Hello?"
     panel.send_button.click()
-    assert "No API key" in notice(panel) and "GEMINI_API_KEY" in notice(panel)
+    assert "no API key" in notice(panel) and "GEMINI_API_KEY" in notice(panel)
     assert "%gemini login" in notice(panel)
     assert panel.input.value == "Hello?"  # kept, to send again
     assert creates(emulator) == []
@@ -303,7 +303,7 @@ def test_an_exception_in_a_callback_is_shown_in_the_panel(ip, panels, emulator, 
 
 def test_empty_prompt_and_bad_attachment_are_refused(panels, emulator):
     panel = panels()
-    assert panel.send("   ") is False and "Type a question first" in notice(panel)
+    assert panel.send("   ") is False and "empty prompt: type a question first" in notice(panel)
     panel.attach.value = (_upload("notes.txt", b"hello"),)
     assert panel.send("Read this") is False
     assert "notes.txt" in notice(panel) and creates(emulator) == []

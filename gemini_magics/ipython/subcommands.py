@@ -32,6 +32,8 @@ def status(magics: GeminiMagics, words: list[str]) -> None:
         lines.append(f"server:  {magics.connection.effective_base_url}")
     for thread in magics.threads:
         lines.append(f"thread:  {thread.name} — {len(thread.turns)} turn(s), head {thread.head}")
+        if thread.settings:
+            lines.append(f"         settings: {thread.settings.describe()}")
     print("\n".join(lines))
 
 
@@ -57,7 +59,8 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
     name = words[0] if words else magics.thread
     if name not in magics.threads:
         raise UsageError(f"no thread named {name!r}; {_existing(magics)}")
-    turns = magics.threads[name].turns
+    thread = magics.threads[name]
+    turns = thread.turns
     rows = [
         (
             str(i),
@@ -74,7 +77,9 @@ def history(magics: GeminiMagics, words: list[str]) -> None:
     plain = "\n".join("  ".join(row) for row in [header, *rows])
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table += ["| " + " | ".join(escape_markdown(cell) for cell in row) + " |" for row in rows]
-    title = f"**Thread {escape_markdown(name)}**: {len(turns)} turn(s)\n\n"
+    settings = f"settings: {thread.settings.describe()}"
+    title = f"**Thread {escape_markdown(name)}**: {len(turns)} turn(s); {escape_markdown(settings)}\n\n"
+    plain = f"{settings}\n{plain}"
     display({"text/html": to_html(title + "\n".join(table)), "text/plain": plain}, raw=True)
 
 
@@ -147,7 +152,7 @@ def chat(magics: GeminiMagics, words: list[str]) -> None:
         raise UsageError("usage: %gemini chat [THREAD]")
     from ..widgets.chat import show_chat
 
-    show_chat(magics, magics.thread_named(words[0] if words else None).name)
+    show_chat(magics.shell, magics.thread_named(words[0] if words else None).name)
 
 
 def research(magics: GeminiMagics, words: list[str]) -> None:
