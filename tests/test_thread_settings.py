@@ -154,3 +154,14 @@ def test_describe_and_update_rules():
     assert settings.updated(system="").describe() == "temperature 0.2"
     assert settings.updated(temperature="default") == ThreadSettings(system="Be terse.")
     assert ThreadSettings().describe() == "model defaults" and not ThreadSettings()
+
+
+def test_a_research_turn_keeps_the_threads_settings_for_later_cells(ip, emulator):
+    from gemini_magics.emulator.research import research_reply
+
+    emulator.enqueue(Reply.text("ok"), research_reply("q", duration=0.2), Reply.text("ok"))
+    ip.run(f"%%gemini -s '{PIRATE}'\nHello")
+    ip.run("%%gemini --research\nHistory of TPUs")
+    assert "system_instruction" not in creates(emulator)[1].body  # agents take none
+    ip.run("%%gemini\nSummarise it")
+    assert _sent(emulator)["system"] == PIRATE

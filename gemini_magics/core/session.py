@@ -121,12 +121,9 @@ class Session:
         self.turns = TurnRunner(
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
         )
-        self._work: list[BackgroundTurn | ResearchRun] = []
-        self._closers: list[Callable[[], Any]] = []
-        self._watchers: list[Callable[[], Any]] = []
-        self._lock = threading.Lock()
-        self.closed = False
-        self._finalizer = weakref.finalize(self, self.connection.close)
+        self._running = _Running()
+        # close() at unload, or at interpreter exit for a session nobody closed (finalize runs atexit)
+        self._finalizer = weakref.finalize(self, _shutdown, self._running, self.connection)
 
     # -- settings ------------------------------------------------------------------------------
     def configure(self, **values: Any) -> None:
@@ -433,59 +430,82 @@ class Session:
     @property
     def running(self) -> list[BackgroundTurn | ResearchRun]:
         """Background work still running (chat turns, research runs)."""
-        with self._lock:
-            self._work = [work for work in self._work if not _ended(work)]
-            return list(self._work)
+        running = self._running
+        with running.lock:
+            running.work = [work for work in running.work if not _ended(work)]
+            return list(running.work)
+
+    @property
+    def closed(self) -> bool:
+        return self._running.closed
 
     def _track(self, work: BackgroundTurn | ResearchRun) -> None:
-        with self._lock:
-            self._work = [w for w in self._work if not _ended(w)] + [work]
+        running = self._running
+        with running.lock:
+            running.work = [w for w in running.work if not _ended(w)] + [work]
 
     def on_close(self, callback: Callable[[], Any]) -> Callable[[], None]:
         """Call ``callback`` when the session closes (a panel stops its timers); returns an undo."""
-        return _subscribe(self._closers, self._lock, callback)
+        return _subscribe(self._running.closers, self._running.lock, callback)
 
     def watch(self, callback: Callable[[], Any]) -> Callable[[], None]:
         """Call ``callback`` whenever threads may have changed outside a front end (after each cell);
         returns an undo."""
-        return _subscribe(self._watchers, self._lock, callback)
+        return _subscribe(self._running.watchers, self._running.lock, callback)
 
     def changed(self) -> None:
         """Tell the watchers that threads may have changed (the IPython layer calls it after a cell)."""
-        with self._lock:
-            watchers = list(self._watchers)
+        with self._running.lock:
+            watchers = list(self._running.watchers)
         for callback in watchers:
             callback()
 
-    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+    def close(self) -> None:
         """Stop background work (chat turns stop; research runs are cancelled, on the server too),
-        tell front ends to stop their timers, wait up to ``timeout`` seconds, close the connection."""
-        with self._lock:
-            self.closed = True
-            work, self._work = list(self._work), []
-            closers, self._closers = list(self._closers), []
-            self._watchers.clear()
-        for item in work:
-            with contextlib.suppress(Exception):
-                if isinstance(item, ResearchRun):
-                    item.cancel()
-                else:
-                    item.stop()
-        for callback in closers:
-            with contextlib.suppress(Exception):
-                callback()
-        deadline = time.monotonic() + timeout
-        for item in work:
-            left = max(0.0, deadline - time.monotonic())
-            if isinstance(item, ResearchRun):
-                item.wait_for_end(left)
-            else:
-                item.join(left)
+        tell front ends to stop their timers, wait up to ``CLOSE_TIMEOUT`` seconds for the workers,
+        and close the connection. Runs at interpreter exit too when nobody called it."""
         self._finalizer()
 
     def _check_open(self) -> None:
         if self.closed:
             raise InputError("gemini_magics was unloaded: run %load_ext gemini_magics again")
+
+
+class _Running:
+    """The background work, closers and watchers of a session; apart from it, so the exit-time
+    finalizer can stop them without keeping the session alive."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.work: list[BackgroundTurn | ResearchRun] = []
+        self.closers: list[Callable[[], Any]] = []
+        self.watchers: list[Callable[[], Any]] = []
+        self.closed = False
+
+
+def _shutdown(running: _Running, connection: Connection) -> None:
+    with running.lock:
+        running.closed = True
+        work, running.work = list(running.work), []
+        closers, running.closers = list(running.closers), []
+        running.watchers.clear()
+    for item in work:
+        with contextlib.suppress(Exception):
+            if isinstance(item, ResearchRun):
+                item.cancel()
+            else:
+                item.stop()
+    for callback in closers:
+        with contextlib.suppress(Exception):
+            callback()
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    for item in work:
+        left = max(0.0, deadline - time.monotonic())
+        if isinstance(item, ResearchRun):
+            item.wait_for_end(left)
+        else:
+            item.join(left)
+    connection.close()
 
 
 def _ended(work: BackgroundTurn | ResearchRun) -> bool:
