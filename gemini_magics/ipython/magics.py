@@ -1,7 +1,8 @@
 """``%%gemini`` and ``%gemini``: parse, call the layers below, route the result.
 
-State (threads, the connection, the last result) lives on the ``GeminiMagics`` instance, reachable as
-``get_ipython().magics_manager.registry["GeminiMagics"]``.
+State (the connection, threads, running background work) lives in the instance's ``session``
+(:class:`~gemini_magics.core.session.Session`), which prepares every turn; the traits feed its
+settings. Other front ends reach it through :func:`gemini_magics.ipython.current_session`.
 """
 
 from __future__ import annotations
@@ -251,6 +252,10 @@ class GeminiMagics(Magics):
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
         as is). The last result is ``_gemini`` (``-o VAR`` stores it in ``VAR`` too): ``.text``,
         ``.thoughts``, ``.interaction_id``, ``.usage``, ``.status``, ``.steps``, ``.images``.
+
+        ``-s``, ``--thinking``, ``--temperature`` and ``--max-output-tokens`` stay with the thread
+        and are sent on its later turns (cells and chat panels) until changed: ``-s ''`` or
+        ``--temperature default`` clears one; ``--new`` and ``%gemini reset`` clear them all.
 
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
