@@ -49,7 +49,10 @@ class Raises:
         ("%gemini --temperature inf hi", "--temperature must be a number from 0 to 2, not inf"),
         ("%gemini --temperature -0.5 hi", "--temperature must be a number from 0 to 2, not -0.5"),
         ("%gemini --temperature 2.1 hi", "--temperature must be a number from 0 to 2, not 2.1"),
-        ("%gemini --temperature warm hi", "argument --temperature: invalid float value: 'warm'"),
+        (
+            "%gemini --temperature warm hi",
+            "argument --temperature: use a number from 0 to 2, or 'default' to clear it; not 'warm'",
+        ),
         ("%gemini --max-output-tokens 0 hi", "--max-output-tokens must be a positive number"),
         ("%gemini --max-output-tokens -5 hi", "--max-output-tokens must be a positive number"),
         # empty names

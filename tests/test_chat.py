@@ -36,7 +36,7 @@ def panels(ip) -> Iterator[Callable[..., ChatPanel]]:
     made: list[ChatPanel] = []
 
     def make(thread: str | None = None, **kwargs: Any) -> ChatPanel:
-        panel = ChatPanel(thread, magics=ip.magics, **kwargs)
+        panel = ChatPanel(thread, session=ip.magics.session, **kwargs)
         made.append(panel)
         return panel
 
@@ -255,7 +255,7 @@ def test_missing_key_is_explained_and_the_panel_stays_usable(ip, panels, emulato
     panel = panels()
     panel.input.value = "Hello?"
     panel.send_button.click()
-    assert "No API key" in notice(panel) and "GEMINI_API_KEY" in notice(panel)
+    assert "no API key" in notice(panel) and "GEMINI_API_KEY" in notice(panel)
     assert "%gemini login" in notice(panel)
     assert panel.input.value == "Hello?"  # kept, to send again
     assert creates(emulator) == []
@@ -305,7 +305,7 @@ def test_an_exception_in_a_callback_is_shown_in_the_panel(ip, panels, emulator, 
 
 def test_empty_prompt_and_bad_attachment_are_refused(panels, emulator):
     panel = panels()
-    assert panel.send("   ") is False and "Type a question first" in notice(panel)
+    assert panel.send("   ") is False and "empty prompt: type a question first" in notice(panel)
     panel.attach.value = (_upload("notes.txt", b"hello"),)
     assert panel.send("Read this") is False
     assert "notes.txt" in notice(panel) and creates(emulator) == []
@@ -439,7 +439,7 @@ def test_enter_while_answering_is_refused_and_keeps_the_text(ip, panels, emulato
 def test_an_empty_enter_is_refused_with_a_message(panels, emulator):
     panel = panels()
     from_browser(panel.input, "custom", content={"type": "submit", "value": "  \n "})
-    assert "Type a question first" in notice(panel) and creates(emulator) == []
+    assert "type a question first" in notice(panel) and creates(emulator) == []
 
 
 # -- two front ends on one thread ----------------------------------------------------------------

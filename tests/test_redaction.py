@@ -118,7 +118,7 @@ def test_chat_panel_never_shows_the_key(ip, emulator, where):
         emulator.enqueue(Reply.text("one two", deltas=2, error_after=3, error_message=ECHO))
     else:
         emulator.enqueue(Reply.text(f"Your key is {TEST_KEY}.", deltas=1))
-    panel = ChatPanel(magics=ip.magics)
+    panel = ChatPanel(session=ip.magics.session)
     try:
         assert panel.send("Hi")
         assert panel.wait(10)

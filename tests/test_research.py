@@ -19,10 +19,10 @@ from .support import TEST_KEY, creates, markdown_of
 
 
 @pytest.fixture
-def panels(monkeypatch):
+def panels(ip, monkeypatch):
     """Pretend a widget front end listens, and collect the panels the magic shows."""
     shown: list[ResearchPanel] = []
-    monkeypatch.setattr(research_magic, "_widget_frontend", lambda shell: True)
+    ip.run("%config GeminiMagics.widgets = 'on'")
     original = ResearchPanel.__init__
 
     def remember(self, run, **kwargs):

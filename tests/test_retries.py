@@ -208,7 +208,7 @@ def test_chat_panel_status_line_shows_the_wait(ip, emulator):
     from gemini_magics.widgets.chat import ChatPanel
 
     emulator.enqueue(Fault.http(429, "rate_limit_exceeded", "Slow down", retry_after=0.2), Reply.text("Hi!"))
-    panel = ChatPanel(magics=ip.magics)
+    panel = ChatPanel(session=ip.magics.session)
     statuses: list[str] = []
     panel.status.observe(lambda change: statuses.append(change["new"]), "value")
     try:
@@ -225,7 +225,7 @@ def test_chat_panel_explains_a_wait_over_the_cap(ip, emulator):
     from gemini_magics.widgets.chat import ChatPanel
 
     emulator.enqueue(Fault.http(429, "rate_limit_exceeded", "Slow down", retry_after=7200))
-    panel = ChatPanel(magics=ip.magics)
+    panel = ChatPanel(session=ip.magics.session)
     try:
         assert panel.send("Hello")
         assert panel.wait(10)

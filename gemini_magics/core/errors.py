@@ -1,7 +1,9 @@
 """The package's exceptions for API and transport failures.
 
-User mistakes are reported by the magics layer as IPython's ``UsageError``; everything that goes wrong
-between us and the server is a :class:`GeminiError`. Each one renders as a short, two-line traceback in
+User mistakes found below the front ends (an unknown model, a missing key, an empty prompt) are an
+:class:`InputError`; the IPython layer turns it into IPython's ``UsageError`` and a chat panel shows it
+as a refusal, so cells and panels word them alike. Everything that goes wrong between us and the
+server is a :class:`GeminiError`. Each one renders as a short, two-line traceback in
 IPython (``_render_traceback_``) saying what happened and what to do next. Messages are scrubbed of the
 API key before they are stored, so no repr, log or traceback can carry it.
 """
@@ -63,6 +65,10 @@ class KeyFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
+
+
+class InputError(ValueError):
+    """The user asked for something that cannot be sent; the message is one line saying what to do."""
 
 
 class GeminiError(Exception):

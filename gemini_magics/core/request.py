@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .threads import ThreadSettings
+
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
 
 
@@ -22,6 +24,8 @@ class TurnOptions:
     image_output: dict[str, Any] | None = None
     agent: str | None = None
     agent_config: dict[str, Any] | None = None
+    # what the thread's settings become when this turn joins it (None: those of the turn it continues)
+    settings: ThreadSettings | None = None
 
 
 def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -8,6 +8,12 @@ Later turns of the same execution (two ``%gemini`` lines, a loop) chain after it
 the thread as if the cell had run once. Nothing changes until a turn completes, so an interrupted or
 failed turn leaves the thread exactly as it was.
 
+Thread settings (system instruction, generation config, tools) are scoped to one interaction by the
+API, so the thread keeps them: each turn records the settings it was sent with, and the thread's
+settings are its head turn's. A turn starts from the settings of the turn it continues (so a re-run
+cell uses the settings as they were for that turn), changes what it was given, and the change sticks
+when the turn completes; a reset or ``--new`` clears them with the turns.
+
 Where a turn goes is fixed when it starts, as a :class:`Slot`. A reset bumps the thread's
 generation, and a turn started in an earlier generation never joins: a reset always wins, also over
 a chat panel turn or a research run that was still running when it happened.
@@ -23,11 +29,56 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 log = logging.getLogger(__name__)
 Listener = Callable[["Thread", str], None]
+
+DEFAULT = "default"  # given for a setting, takes it back to the model's default (``-s ''`` too)
+
+
+@dataclass(frozen=True)
+class ThreadSettings:
+    """Interaction-scoped settings a thread re-sends on every turn until they are changed."""
+
+    system: str | None = None
+    thinking: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    tools: tuple[dict[str, Any], ...] = ()  # reserved for --tools: the tools a thread may call
+
+    def updated(self, **given: Any) -> ThreadSettings:
+        """These settings with the given ones changed; ``None`` leaves one as it is, ``DEFAULT``
+        (or ``''`` for the system instruction) clears it."""
+        changes = {}
+        for name, value in given.items():
+            if value is None:
+                continue
+            if value == DEFAULT or (name == "system" and value == ""):
+                value = _DEFAULTS[name]
+            changes[name] = value
+        return replace(self, **changes) if changes else self
+
+    def describe(self) -> str:
+        """One line for ``status`` and ``history``: what every turn of the thread is sent with."""
+        parts = []
+        if self.system is not None:
+            line = " ".join(self.system.split())
+            parts.append(f"system {line if len(line) <= 60 else line[:57] + '…'!r}")
+        for name in ("thinking", "temperature", "max_output_tokens"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name.replace('_', '-')} {value}")
+        if self.tools:
+            parts.append("tools " + ", ".join(str(t.get("type", "?")) for t in self.tools))
+        return " · ".join(parts) if parts else "model defaults"
+
+    def __bool__(self) -> bool:
+        return self != ThreadSettings()
+
+
+_DEFAULTS = {f.name: f.default for f in fields(ThreadSettings)}
 
 
 @dataclass
@@ -43,6 +94,7 @@ class Turn:
     images: int = 0
     answer: str = ""  # the answer's text, so a chat panel opened later can show the conversation
     execution: int | None = None  # which run of its cell made it (turns of one run chain)
+    settings: ThreadSettings | None = None  # what it was sent with; None: as the turn it continues
 
     @property
     def snippet(self) -> str:
@@ -104,6 +156,16 @@ class Thread:
         turns = self.turns
         return turns[-1].interaction_id if turns else None
 
+    @property
+    def settings(self) -> ThreadSettings:
+        """The settings the next turn at the head is sent with (those of the head turn)."""
+        return self.settings_after(self.head)
+
+    def settings_after(self, interaction_id: str | None) -> ThreadSettings:
+        """The settings in force after turn ``interaction_id`` (none: the model's defaults)."""
+        turn = self.turn(interaction_id)
+        return turn.settings if turn is not None and turn.settings is not None else ThreadSettings()
+
     def _position_of(self, cell_id: str | None) -> int | None:
         if cell_id is None:
             return None
@@ -152,6 +214,9 @@ class Thread:
                 # the thread moved on while this turn ran: keep only what it continues
                 ids = [t.interaction_id for t in turns]
                 del turns[ids.index(turn.parent_id) + 1 if turn.parent_id in ids else 0 :]
+            if turn.settings is None:  # e.g. a research report: it keeps the settings it continues
+                parent = next((t for t in turns if t.interaction_id == turn.parent_id), None)
+                turn.settings = parent.settings if parent is not None else None
             turns.append(turn)
             self.turns = turns  # one assignment: readers on other threads see before or after
         self._notify("commit")

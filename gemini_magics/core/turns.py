@@ -200,6 +200,7 @@ def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slo
         images=len(result.images),
         answer=result.text,
         execution=slot.execution,
+        settings=options.settings,
     )
     return thread.commit(turn, slot.generation)
 

@@ -17,20 +17,50 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser, argument
 
 from ..core.request import THINKING_LEVELS
+from ..core.threads import DEFAULT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _number_or_default(kind: type, what: str, word: str) -> Any:
+    """``--temperature 0.2`` or ``--temperature default`` (back to the model's default)."""
+    if word == DEFAULT:
+        return DEFAULT
+    try:
+        return kind(word)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"use {what}, or '{DEFAULT}' to clear it; not {word!r}") from None
+
 
 ARGUMENTS: tuple[argument, ...] = (
     argument("-m", "--model", help="Model id for this turn (see `%%gemini models`)."),
     argument("-t", "--thread", help="Conversation thread name (default: 'default')."),
     argument("--new", action="store_true", help="Start the thread over before this turn."),
-    argument("-s", "--system", help="System instruction for this turn, e.g. -s 'Be terse.'"),
+    argument(
+        "-s",
+        "--system",
+        help="System instruction for this thread from now on, e.g. -s 'Be terse.'; -s '' clears it.",
+    ),
     argument("-o", "--out", metavar="VAR", help="Also store the result in this variable."),
     argument("--no-stream", action="store_true", help="Wait for the whole answer, then show it."),
-    argument("--thinking", choices=THINKING_LEVELS, help="How hard the model thinks."),
+    argument(
+        "--thinking",
+        choices=(*THINKING_LEVELS, DEFAULT),
+        help="How hard the model thinks, for this thread from now on ('default' clears it).",
+    ),
     argument("--show-thoughts", action="store_true", help="Show thought summaries, collapsed."),
-    argument("--temperature", type=float, help="Sampling temperature."),
-    argument("--max-output-tokens", type=int, metavar="N", help="Cap on the answer's length."),
+    argument(
+        "--temperature",
+        type=functools.partial(_number_or_default, float, "a number from 0 to 2"),
+        metavar="T",
+        help="Sampling temperature for this thread from now on ('default' clears it).",
+    ),
+    argument(
+        "--max-output-tokens",
+        type=functools.partial(_number_or_default, int, "a positive whole number"),
+        metavar="N",
+        help="Cap on the answers' length for this thread from now on ('default' clears it).",
+    ),
     argument("--raw", action="store_true", help="Send the text as is: no {{variable}} filling."),
     argument("--image", action="store_true", help="Ask for a picture (uses an image model)."),
     argument("--aspect", metavar="RATIO", help="Picture aspect ratio, e.g. 16:9."),

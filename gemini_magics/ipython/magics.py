@@ -1,7 +1,8 @@
 """``%%gemini`` and ``%gemini``: parse, call the layers below, route the result.
 
-State (threads, the connection, the last result) lives on the ``GeminiMagics`` instance, reachable as
-``get_ipython().magics_manager.registry["GeminiMagics"]``.
+State (the connection, threads, running background work) lives in the instance's ``session``
+(:class:`~gemini_magics.core.session.Session`), which prepares every turn; the traits feed its
+settings. Other front ends reach it through :func:`gemini_magics.ipython.current_session`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import keyword
-import math
 import os
 import re
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +20,16 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Float, Int, Unicode, observe
+from traitlets import Enum, Float, Int, Unicode, observe
 
 from ..core import models
-from ..core.attachments import AttachError, content_blocks
 from ..core.client import Connection
 from ..core.errors import GeminiTurnIncomplete, redact
-from ..core.prompt import UnknownVariable, resolve, substitute
-from ..core.request import TurnOptions, image_choices
 from ..core.results import GeminiResult
-from ..core.threads import Thread, ThreadBusy, Threads, Turn, name_problem
+from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
+from ..core.threads import Thread, Threads
 from ..core.turns import TurnRunner
-from . import commands
+from . import commands, usage_errors
 from . import research as research_magic
 from .args import gemini_arguments, parse_line
 from .display import NotebookRenderer, TextRenderer, register_formatters
@@ -98,21 +95,40 @@ class GeminiMagics(Magics):
         ),
     ).tag(config=True)
 
+    widgets = Enum(
+        ["auto", "on", "off"],
+        "auto",
+        help=(
+            "Live widgets (the research progress panel): 'auto' shows them when a notebook front end "
+            "is connected (not a terminal, not nbconvert or nbclient, which run with stdin disabled), "
+            "'on' always, 'off' never (text progress instead)."
+        ),
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.connection = Connection(base_url=self.base_url, max_retry_wait=self.max_retry_wait)
-        self.threads = Threads()
-        self.turns = TurnRunner(self.connection, lambda: self.max_resumes, lambda: self.stall_timeout)
-        self.last_result: GeminiResult | None = None
+        self.session = Session(Settings(**{name: getattr(self, name) for name in SETTING_NAMES}))
         self._cell_id: str | None = None
         self._execution = 0  # counts cell executions: the turns of one execution chain
-        self._finalizer = weakref.finalize(self, self.connection.close)
         if shell is not None:
             register_formatters(shell)
             shell.events.register("pre_run_cell", self._remember_cell)
             shell.input_transformer_manager.line_transforms.append(route_questions_to_the_magic)
         if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
             self.connection.go_offline()
+
+    # the session's parts, for sub-commands and tests
+    @property
+    def connection(self) -> Connection:
+        return self.session.connection
+
+    @property
+    def threads(self) -> Threads:
+        return self.session.threads
+
+    @property
+    def turns(self) -> TurnRunner:
+        return self.session.turns
 
     @property
     def ip(self) -> InteractiveShell:
@@ -122,27 +138,34 @@ class GeminiMagics(Magics):
         return self.shell
 
     def close(self) -> None:
+        """Unhook from the shell and close the session: background work and panel timers stop."""
         if self.shell is not None:
             with contextlib.suppress(ValueError):
                 self.shell.events.unregister("pre_run_cell", self._remember_cell)
+            with contextlib.suppress(ValueError):
                 self.shell.input_transformer_manager.line_transforms.remove(route_questions_to_the_magic)
-        self._finalizer()
+        self.session.close()
 
-    @observe("base_url")
-    def _base_url_changed(self, change: dict[str, Any]) -> None:
-        self.connection.base_url = change["new"]
-
-    @observe("max_retry_wait")
-    def _max_retry_wait_changed(self, change: dict[str, Any]) -> None:
-        self.connection.max_retry_wait = change["new"]
+    @observe(*SETTING_NAMES)
+    def _setting_changed(self, change: dict[str, Any]) -> None:
+        if hasattr(self, "session"):  # traits set from config arrive before __init__ builds it
+            self.session.configure(**{change["name"]: change["new"]})
 
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
         self._execution += 1
 
-    def slot(self, thread: Thread) -> Any:
-        """Where a turn from the running cell joins ``thread`` (the first turn of a run rewinds)."""
-        return thread.slot(self._cell_id, self._execution if self._cell_id else None)
+    @property
+    def cell(self) -> tuple[str | None, int | None]:
+        """The running cell's id and execution count: where its turns join their threads."""
+        return self._cell_id, self._execution
+
+    @property
+    def widget_frontend(self) -> bool:
+        """Whether live widgets would be seen (the ``widgets`` trait; ``auto`` asks the kernel)."""
+        if self.widgets != "auto":
+            return bool(self.widgets == "on")
+        return _kernel_shows_widgets(self.shell)
 
     def _command_context(self) -> commands.CommandContext:
         """What sub-commands see: built here only, so handing them a Session instead is one line."""
@@ -172,6 +195,10 @@ class GeminiMagics(Magics):
         as is). The last result is ``_gemini`` (``-o VAR`` stores it in ``VAR`` too): ``.text``,
         ``.thoughts``, ``.interaction_id``, ``.usage``, ``.status``, ``.steps``, ``.images``.
 
+        ``-s``, ``--thinking``, ``--temperature`` and ``--max-output-tokens`` stay with the thread
+        and are sent on its later turns (cells and chat panels) until changed: ``-s ''`` or
+        ``--temperature default`` clears one; ``--new`` and ``%gemini reset`` clear them all.
+
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
 
@@ -190,50 +217,52 @@ class GeminiMagics(Magics):
             )
         text = cell if cell is not None else " ".join(args.prompt)
         if args.research:
-            research_magic.start(self, args, self._prompt(args, text))
+            research_magic.start(self, args, text)
             return
         self.run_turn(args, text)
 
     # -- one turn ------------------------------------------------------------------------------
-    def run_turn(self, args: Any, text: str) -> GeminiResult:
-        check_options(args)
-        prompt = self._prompt(args, text)
-        self._require_key()
-        attachments = self._attachments(args.attach or [])
-        thread = self.thread_named(args.thread)
-        renderer = self._renderer(show_thoughts=args.show_thoughts)
-        if thread.busy:
-            raise busy_error(ThreadBusy(thread.name))
-        if args.new:
-            thread.reset()
-        slot = self.slot(thread)
-        parent = slot.parent_id
-        model, image_output = self._model_and_images(args, thread.turn(parent), renderer)
-        if self.connection.offline:
-            renderer.note("Offline: this answer comes from the built-in emulator, not Gemini.")
-        options = TurnOptions(
-            model=model,
-            prompt=prompt,
-            previous_interaction_id=parent,
-            system=self._substitute(args.system) if args.system else None,
+    def request(self, args: Any, text: str) -> TurnRequest:
+        """What the parsed magic line (and cell body ``text``) asks for, for the session."""
+        return TurnRequest(
+            text=text,
+            origin="cell" if getattr(args, "cell", True) else "line",
+            thread=args.thread,
+            model=args.model,
+            new=args.new,
+            system=args.system,
             thinking=args.thinking,
-            show_thoughts=args.show_thoughts,
             temperature=args.temperature,
             max_output_tokens=args.max_output_tokens,
-            attachments=tuple(attachments),
-            image_output=image_output,
+            show_thoughts=args.show_thoughts,
+            raw=args.raw,
+            image=args.image,
+            aspect=args.aspect,
+            size=args.size,
+            attach=tuple(args.attach or ()),
         )
-        result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
+
+    def prepare(self, request: TurnRequest) -> PreparedTurn:
+        """The session prepares the turn with this shell's namespace and running cell."""
+        with usage_errors():
+            return self.session.prepare(request, self.ip.user_ns, cell=self.cell)
+
+    def run_turn(self, args: Any, text: str) -> GeminiResult:
+        check_options(args)
+        prepared = self.prepare(self.request(args, text))
+        renderer = self._renderer(show_thoughts=args.show_thoughts)
+        for note in prepared.notes:
+            renderer.note(note)
+        result, thread = prepared.result, prepared.thread
         self._publish(result, args.out)
         save_error: UsageError | None = None
         try:
-            self.turns.run(thread, options, result, on_event=renderer.handle, slot=slot, unary=args.no_stream)
-        except ThreadBusy as exc:
-            raise busy_error(exc) from None
+            with usage_errors():
+                self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream)
         finally:
             renderer.flush(final=True)
             if args.save and result.images:
-                save_error = self._save_images(result, Path(args.save), thread, parent, renderer)
+                save_error = self._save_images(result, Path(args.save), thread, prepared.parent, renderer)
             renderer.footer(self._footer_info(result))
         if result.status == "completed" and thread.turn(result.interaction_id) is None:
             renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
@@ -244,87 +273,8 @@ class GeminiMagics(Magics):
 
     def thread_named(self, name: str | None) -> Thread:
         """The thread ``-t name`` (or the configured default) asks for; a bad name is a UsageError."""
-        name = self.thread if name is None else name
-        problem = name_problem(name)
-        if problem:
-            raise UsageError(problem)
-        return self.threads[name]
-
-    def _require_key(self) -> None:
-        if self.connection.api_key() is None:
-            raise UsageError(
-                "no API key: set GEMINI_API_KEY, or run `%gemini login` "
-                "(or `%gemini offline` for the built-in emulator)"
-            )
-
-    def _prompt(self, args: Any, text: str) -> str:
-        text = re.sub(r"\A(?:[ \t]*\n)+", "", text).rstrip()
-        prompt = text if args.raw else self._substitute(text)
-        if not prompt.strip():
-            if getattr(args, "cell", True):
-                raise UsageError("empty prompt: write it on the lines below %%gemini")
-            if args.attach:
-                raise UsageError(
-                    "empty prompt: --attach takes every word after it, so write the prompt first: "
-                    "%gemini PROMPT --attach NAME"
-                )
-            raise UsageError("empty prompt: write it after %gemini, or use a %%gemini cell")
-        return prompt
-
-    def _model_and_images(self, args: Any, parent: Turn | None, renderer: Any) -> tuple[str, Any]:
-        """The model for this turn, and the image output it asks for (None: text only).
-
-        A turn that continues an image turn keeps its model and image settings unless told
-        otherwise, so "make the lighting warmer" edits the picture above it.
-        """
-        requested = args.model or self.model
-        model = self._model(requested)
-        if model != requested:
-            renderer.note(f"{requested} is retired; using {model} instead.")
-        asked = bool(args.image or args.aspect or args.size)
-        continuing = parent is not None and parent.image_output is not None and not args.model
-        if continuing and parent is not None:
-            model = parent.model
-            renderer.note(f"Editing the picture above with {model}; use -m or -t to change that.")
-        elif asked and not models.makes_images(model):
-            if args.model:
-                raise UsageError(
-                    f"{model} does not make images; use an image model such as "
-                    f"{models.DEFAULT_IMAGE_MODEL}, or leave -m out"
-                )
-            model = self._model(self.image_model)
-        if not (asked or continuing or models.makes_images(model)):
-            return model, None
-        output = dict(parent.image_output or {}) if continuing and parent is not None else {}
-        aspects, sizes = image_choices()
-        for flag, value, valid, key in (
-            ("--aspect", args.aspect, aspects, "aspect_ratio"),
-            ("--size", args.size, sizes, "image_size"),
-        ):
-            if value is None:
-                continue
-            if value not in valid:
-                raise UsageError(f"{flag} {value!r} is not accepted; use one of: {', '.join(valid)}")
-            output[key] = value
-        return model, output
-
-    def _attachments(self, names: list[str]) -> list[dict[str, Any]]:
-        values = {}
-        for name in names:
-            try:
-                values[name] = resolve(name, self.ip.user_ns)
-            except UnknownVariable as exc:
-                if exc.raised:
-                    reason = redact(exc.reason, self.connection.secrets())
-                    raise UsageError(f"--attach {name}: reading it failed with {reason}") from None
-                raise UsageError(f"--attach {name}: {exc.reason}; define it first") from None
-        try:
-            return content_blocks(values)
-        except AttachError as exc:
-            raise UsageError(str(exc)) from None
-        except Exception as exc:  # e.g. a figure whose savefig raises
-            reason = redact(f"{type(exc).__name__}: {exc}", self.connection.secrets())
-            raise UsageError(f"--attach: converting {', '.join(values)} failed with {reason}") from None
+        with usage_errors():
+            return self.session.thread(name)
 
     def _save_images(
         self, result: GeminiResult, folder: Path, thread: Any, parent: str | None, renderer: Any
@@ -368,28 +318,6 @@ class GeminiMagics(Magics):
             ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
-    def _substitute(self, text: str) -> str:
-        try:
-            return substitute(text, self.ip.user_ns)
-        except UnknownVariable as exc:
-            reason = redact(exc.reason, self.connection.secrets())
-            if exc.raised:
-                raise UsageError(
-                    f"reading {{{{{exc.reference}}}}} failed with {reason}; fix it, or use --raw "
-                    "to send the braces as they are"
-                ) from None
-            raise UsageError(f"{reason} in {{{{{exc.reference}}}}}; define it first, or use --raw") from None
-
-    def _model(self, requested: str | None) -> str:
-        model = requested or self.model
-        if models.is_legacy(model):
-            return models.DEFAULT_MODEL
-        if not models.looks_like_model_id(model):
-            guess = models.suggest(model)
-            hint = f"did you mean {guess}?" if guess else "`%gemini models` lists them"
-            raise UsageError(f"unknown model {model!r}; {hint}")
-        return model
-
     def _renderer(self, *, show_thoughts: bool) -> Any:
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
@@ -399,7 +327,6 @@ class GeminiMagics(Magics):
         return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
-        self.last_result = result
         self.ip.user_ns["_gemini"] = result
         if out:
             self.ip.user_ns[out] = result
@@ -415,10 +342,6 @@ class GeminiMagics(Magics):
         }
 
 
-def busy_error(exc: ThreadBusy) -> UsageError:
-    return UsageError(f"{exc}; wait for it to finish, or use -t OTHER")
-
-
 def check_options(args: Any) -> None:
     """Refuse option values the API or the shell cannot take, each with one actionable line."""
     if args.model is not None and not args.model.strip():
@@ -429,12 +352,20 @@ def check_options(args: Any) -> None:
         check_variable_name(args.out)
     if getattr(args, "save", None) is not None and not args.save.strip():
         raise UsageError("--save needs a folder, e.g. --save pictures")
-    temperature = getattr(args, "temperature", None)
-    if temperature is not None and not (math.isfinite(temperature) and 0.0 <= temperature <= 2.0):
-        raise UsageError(f"--temperature must be a number from 0 to 2, not {temperature}")
-    tokens = getattr(args, "max_output_tokens", None)
-    if tokens is not None and tokens <= 0:
-        raise UsageError(f"--max-output-tokens must be a positive number of tokens, not {tokens}")
+    # --temperature and --max-output-tokens are checked by the session, for panels too
+
+
+def _kernel_shows_widgets(shell: Any) -> bool:
+    """True in a live notebook front end. nbclient and nbconvert execute cells with stdin disabled,
+    and terminal IPython has no kernel at all: there nobody would see a widget update."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None or not getattr(kernel, "_allow_stdin", False):
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def check_variable_name(name: str) -> None:

@@ -25,11 +25,11 @@ from IPython.display import display
 
 from ..core import events as ev
 from ..core import models
-from ..core.attachments import AttachError, content_blocks
-from ..core.errors import GeminiError, redact
-from ..core.request import TurnOptions
+from ..core.errors import GeminiError, InputError, redact
 from ..core.results import GeminiResult
-from ..core.threads import Thread, ThreadBusy, name_problem
+from ..core.session import Session, TurnRequest
+from ..core.threads import Thread
+from ..ipython import current_session, usage_errors
 from .composer import Composer, ScrollFollower
 from .messages import (
     FAILED_CLASS,
@@ -97,15 +97,16 @@ class _Entry:
 class ChatPanel:
     """A chat over a thread of the ``%%gemini`` magics: history, streaming answers, Stop, New chat.
 
-    ``thread`` defaults to the magics' default thread (the one cells use without ``-t``).
+    ``thread`` defaults to the session's default thread (the one cells use without ``-t``);
+    ``session`` defaults to the running kernel's (:func:`gemini_magics.ipython.current_session`).
     """
 
-    def __init__(self, thread: str | None = None, *, magics: Any = None, show_thoughts: bool = False) -> None:
-        self.magics = magics if magics is not None else _current_magics()
-        self.thread_name = thread or self.magics.thread
-        problem = name_problem(self.thread_name)
-        if problem:
-            raise UsageError(problem)
+    def __init__(
+        self, thread: str | None = None, *, session: Session | None = None, show_thoughts: bool = False
+    ) -> None:
+        self.session = session if session is not None else current_session()
+        with usage_errors():
+            self.thread_name = self.session.thread(thread).name
         self.show_thoughts = show_thoughts
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
@@ -120,6 +121,7 @@ class ChatPanel:
         self._build()
         self._render(self._history())
         self._unsubscribe = self.thread.subscribe(self._on_thread_change)
+        self._unhook_close = self.session.on_close(self._stop_streaming)  # unload stops our answer
 
     # -- widgets -------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -139,7 +141,7 @@ class ChatPanel:
         self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
         self.new_button = w.Button(description="New chat", icon="plus", tooltip="Start the thread over")
         choices = models.known_models()
-        model = self.magics.model
+        model = self.session.settings.model
         self.model_picker = w.Dropdown(
             options=choices if model in choices else (model, *choices),
             value=model,
@@ -168,6 +170,7 @@ class ChatPanel:
         """Stop following the thread, stop any answer and its timer, and close every widget."""
         self._closed = True
         self._unsubscribe()
+        self._unhook_close()
         turn, reply = self._turn, self._reply
         if turn is not None:
             turn.stop()
@@ -177,10 +180,15 @@ class ChatPanel:
             reply.close()
         close_tree(self.view)
 
+    def _stop_streaming(self) -> None:
+        turn = self._turn
+        if turn is not None:
+            turn.stop()
+
     # -- the thread ----------------------------------------------------------------------------
     @property
     def thread(self) -> Thread:
-        return self.magics.threads[self.thread_name]
+        return self.session.threads[self.thread_name]
 
     @property
     def running(self) -> bool:
@@ -266,54 +274,40 @@ class ChatPanel:
     def send(self, text: str) -> bool:
         """Ask ``text`` on the panel's thread; False (with a message in the panel) when it cannot start."""
         self._clear_notice()
-        prompt = text.strip()
-        if not prompt:
-            return self._refuse("Type a question first.")
         if self.running:
             return self._refuse("An answer is still streaming.", "press Stop, or wait for it to finish")
-        if self.magics.connection.api_key() is None:
-            return self._refuse(
-                "No API key.",
-                "set GEMINI_API_KEY (or GOOGLE_API_KEY) before starting Jupyter, or run `%gemini login` "
-                "in a cell; `%gemini offline` uses the built-in emulator instead",
-            )
-        names, blocks = self._attachments()
+        names, files = self._uploads()
         self.sync()
-        thread = self.thread
-        if thread.busy:
-            return self._refuse(*_busy(thread.name))
-        model = self.model_picker.value
-        slot = thread.slot()  # the head, and the generation a reset would move past
-        options = TurnOptions(
-            model=model,
-            prompt=prompt,
-            previous_interaction_id=slot.parent_id,
+        request = TurnRequest(
+            text,
+            origin="panel",
+            thread=self.thread_name,
+            model=self.model_picker.value,
             show_thoughts=self.show_thoughts,
-            attachments=tuple(blocks),
-            image_output={} if models.makes_images(model) else None,
+            raw=True,  # a panel sends the text as typed: no namespace, no {{variables}}
+            files=files,
         )
+        try:
+            prepared = self.session.prepare(request)
+        except InputError as exc:
+            return self._refuse(str(exc))
+        model = prepared.result.model
         secrets = [secret for secret in self._secrets() if secret]
         reply = StreamingReply(
-            model, interval=self.magics.stream_interval, scrub=lambda t: redact(t, secrets)
+            model, interval=self.session.settings.stream_interval, scrub=lambda t: redact(t, secrets)
         )
-        entry = _Entry((user_message(prompt, names), reply.view), live=True)
-        result = GeminiResult(prompt=prompt, thread=thread.name, model=model)
+        entry = _Entry((user_message(prepared.result.prompt, names), reply.view), live=True)
         with self._lock:  # on_done waits for this block, so it always sees self._turn set
             self._stop_requested = False
             self._starting = True
             try:
-                self._turn = self.magics.turns.start(
-                    thread,
-                    options,
-                    result,
-                    on_event=self._relay(reply),
-                    on_done=self._done(reply, entry),
-                    slot=slot,
+                self._turn = self.session.start(
+                    prepared, on_event=self._relay(reply), on_done=self._done(reply, entry)
                 )
-            except ThreadBusy:
+            except InputError as exc:  # the thread became busy since it was prepared
                 close_tree(entry.widgets[0])
                 close_tree(reply.view)
-                return self._refuse(*_busy(thread.name))
+                return self._refuse(str(exc))
             finally:
                 self._starting = False
             entry.turn = self._turn
@@ -324,18 +318,14 @@ class ChatPanel:
         self.attach.value = ()
         return True
 
-    def _attachments(self) -> tuple[list[str], list[dict[str, Any]]]:
+    def _uploads(self) -> tuple[list[str], dict[str, bytes]]:
         values: dict[str, bytes] = {}
         for upload in self.attach.value:
             name = str(upload["name"])
-            while name in values:  # content_blocks keys by name; keep two files of one name apart
+            while name in values:  # attachments are keyed by name; keep two files of one name apart
                 name += "′"
             values[name] = bytes(upload["content"])
-        try:
-            blocks = content_blocks(values)
-        except AttachError as exc:
-            raise _Refused(str(exc)) from None
-        return list(values), blocks
+        return list(values), values
 
     @_guarded
     def stop(self) -> None:
@@ -453,35 +443,18 @@ class ChatPanel:
             self.notice.outputs = ()
 
     def _show_problem(self, exc: BaseException) -> None:
-        try:
-            if isinstance(exc, _Refused):
-                self._refuse(exc.message, exc.hint)
-            else:
-                self._refuse(*_explain(exc, self._secrets()))
-        except Exception:  # noqa: S110 - the panel itself is broken; nothing is left to show it in
-            pass
+        with contextlib.suppress(Exception):  # the panel itself is broken: nothing is left to show it in
+            self._refuse(*_explain(exc, self._secrets()))
 
     def _secrets(self) -> list[str]:
-        return self.magics.connection.secrets()
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-def _busy(name: str) -> tuple[str, str]:
-    reason = str(ThreadBusy(name))
-    return reason[0].upper() + reason[1:] + ".", "wait for it to finish, then send again"
+        return self.session.connection.secrets()
 
 
 def _explain(error: BaseException, secrets: list[str]) -> tuple[str, str]:
     """What went wrong and what to do, worded for the panel and free of the key."""
     if isinstance(error, GeminiError):
         message, hint = error.message, error.hint
-    elif isinstance(error, UsageError):
+    elif isinstance(error, UsageError | InputError):
         message, hint = str(error), ""
     else:
         message, hint = f"{type(error).__name__}: {error}", "the panel is still usable; try again"
@@ -494,23 +467,10 @@ def _footer(result: GeminiResult) -> dict[str, Any] | None:
     return markdown_output(f"*{tokens} tokens*") if tokens is not None else None
 
 
-def _current_magics() -> Any:
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is None:
-        raise UsageError("the chat panel runs inside Jupyter: create it in a notebook cell")
-    registry = shell.magics_manager.registry
-    if "GeminiMagics" not in registry:
-        shell.run_line_magic("load_ext", "gemini_magics")
-    return registry["GeminiMagics"]
-
-
-def show_chat(magics: Any, thread: str) -> ChatPanel:
+def show_chat(shell: Any, thread: str) -> ChatPanel:
     """``%gemini chat [THREAD]``: display a panel, or say plainly that this frontend cannot."""
-    shell = magics.shell
     if shell is None or type(shell.display_pub) is DisplayPublisher:
         raise UsageError(NO_WIDGETS)
-    panel = ChatPanel(thread, magics=magics)
+    panel = ChatPanel(thread, session=current_session(shell))
     display(panel)
     return panel

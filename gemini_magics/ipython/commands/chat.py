@@ -13,4 +13,4 @@ def chat(ctx: CommandContext, rest: str) -> None:
     name = ctx.thread_named(parser.parse(rest).thread).name
     from ...widgets.chat import show_chat  # ipywidgets is imported only when a panel is asked for
 
-    show_chat(ctx.host, name)
+    show_chat(ctx.shell, name)

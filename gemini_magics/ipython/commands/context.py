@@ -13,10 +13,10 @@ from ...core.threads import Thread, Threads
 class CommandContext:
     """The shell and the state a sub-command works on.
 
-    ``host`` holds the state: today the ``GeminiMagics`` instance, which builds this context in one
-    place (``GeminiMagics._command_context``). When a ``core.Session`` owns the connection, threads and
-    settings, that line passes the session instead, and only the few members below that reach
-    ``host`` change.
+    ``host`` is the ``GeminiMagics`` instance, which builds this context in one place
+    (``GeminiMagics._command_context``); commands reach state through the members below (the
+    connection and threads belong to its ``Session``), and the research command hands ``host`` to
+    ``ipython/research.py``.
     """
 
     shell: Any  # the InteractiveShell
@@ -50,9 +50,3 @@ class CommandContext:
         """The thread ``name`` (or the default) names; a bad name is a ``UsageError``."""
         thread: Thread = self.host.thread_named(name)
         return thread
-
-    def prompt(self, args: Any, text: str) -> str:
-        """The prompt a turn sends for ``text``: ``{{references}}`` filled unless ``--raw``; empty is
-        a ``UsageError``."""
-        prompt: str = self.host._prompt(args, text)
-        return prompt

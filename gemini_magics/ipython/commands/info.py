@@ -19,6 +19,8 @@ def status(ctx: CommandContext, rest: str) -> None:
         lines.append(f"server:  {ctx.connection.effective_base_url}")
     for thread in ctx.threads:
         lines.append(f"thread:  {thread.name} — {len(thread.turns)} turn(s), head {thread.head}")
+        if thread.settings:
+            lines.append(f"         settings: {thread.settings.describe()}")
     print("\n".join(lines))
 
 

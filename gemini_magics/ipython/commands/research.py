@@ -45,7 +45,7 @@ def research(ctx: CommandContext, rest: str) -> None:
             parser.error("no prompt: write the question after the options")
         options = with_defaults(args)
         options.research = True
-        research_magic.start(ctx.host, options, ctx.prompt(options, text))
+        research_magic.start(ctx.host, options, text)
 
 
 def _parser() -> CommandParser:

@@ -26,7 +26,8 @@ def history(ctx: CommandContext, rest: str) -> None:
     name = parser.parse(rest).thread or ctx.default_thread
     if name not in ctx.threads:
         raise UsageError(f"no thread named {name!r}; {_existing(ctx)}")
-    turns = ctx.threads[name].turns
+    thread = ctx.threads[name]
+    turns = thread.turns
     rows = [
         (
             str(i),
@@ -43,7 +44,9 @@ def history(ctx: CommandContext, rest: str) -> None:
     plain = "\n".join("  ".join(row) for row in [header, *rows])
     table = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table += ["| " + " | ".join(escape_markdown(cell) for cell in row) + " |" for row in rows]
-    title = f"**Thread {escape_markdown(name)}**: {len(turns)} turn(s)\n\n"
+    settings = f"settings: {thread.settings.describe()}"
+    title = f"**Thread {escape_markdown(name)}**: {len(turns)} turn(s); {escape_markdown(settings)}\n\n"
+    plain = f"{settings}\n{plain}"
     display({"text/html": to_html(title + "\n".join(table)), "text/plain": plain}, raw=True)
 
 

@@ -1,0 +1,534 @@
+"""One kernel's conversation state and the one way to prepare a turn. No IPython, no ipywidgets.
+
+A :class:`Session` owns the connection, the threads, the turn runner, the settings (fed by the
+magics' traits) and the background work that is running (chat turns, research runs). Every front
+end — a cell, a chat panel, a research run, a batch — describes what the user asked as a
+:class:`TurnRequest` and asks :meth:`Session.prepare` for a :class:`PreparedTurn`: the prompt cleaned
+and filled in, the key checked, the model resolved, attachments turned into content blocks, the
+turn's place in its thread fixed, and the thread's settings applied. Mistakes raise
+:class:`~.errors.InputError` with one line saying what to do, worded the same for every front end.
+
+    session = Session()
+    prepared = session.prepare(TurnRequest("Explain generators.", system="Be terse."))
+    session.run(prepared, on_event=print)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from . import models
+from .attachments import AttachError, content_blocks
+from .client import Connection
+from .errors import InputError, redact
+from .prompt import UnknownVariable, resolve, substitute
+from .request import THINKING_LEVELS, TurnOptions, image_choices
+from .research import ResearchRun, default_agent
+from .results import GeminiResult
+from .retry import RetrySink
+from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, Turn, name_problem
+from .turns import BackgroundTurn, EventSink, TurnRunner
+
+NO_KEY = (
+    "no API key: set GEMINI_API_KEY, or run `%gemini login` (or `%gemini offline` for the built-in emulator)"
+)
+EMPTY_PROMPT = {
+    "cell": "empty prompt: write it on the lines below %%gemini",
+    "line": "empty prompt: write it after %gemini, or use a %%gemini cell",
+    "panel": "empty prompt: type a question first",
+}
+RESEARCH_AGENT_CONFIG = {"type": "deep-research", "thinking_summaries": "auto", "visualization": "auto"}
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for background work to end
+
+
+@dataclass
+class Settings:
+    """What the magics' traits configure; read at the moment each turn is prepared or started."""
+
+    model: str = models.DEFAULT_MODEL
+    image_model: str = models.DEFAULT_IMAGE_MODEL
+    thread: str = "default"
+    base_url: str = ""
+    stream_interval: float = 0.1
+    stall_timeout: float = 60.0
+    max_resumes: int = 3
+    max_retry_wait: float = 60.0
+    research_poll_interval: float = 5.0
+
+
+SETTING_NAMES = tuple(f.name for f in fields(Settings))
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    """What the user asked for, as any front end collects it (flags, a panel's widgets, a batch row).
+
+    ``system``, ``thinking``, ``temperature`` and ``max_output_tokens`` change the thread's settings:
+    ``None`` keeps them, ``"default"`` (or ``""`` for ``system``) clears one.
+    """
+
+    text: str
+    origin: str = "cell"  # "cell", "line" or "panel": only the empty-prompt message differs
+    thread: str | None = None
+    model: str | None = None
+    new: bool = False
+    system: str | None = None
+    thinking: str | None = None
+    temperature: float | str | None = None
+    max_output_tokens: int | str | None = None
+    show_thoughts: bool = False
+    raw: bool = False
+    image: bool = False
+    aspect: str | None = None
+    size: str | None = None
+    attach: tuple[str, ...] = ()  # names of values in the namespace
+    files: Mapping[str, Any] = field(default_factory=dict)  # values given directly (a panel's uploads)
+    agent: str | None = None  # a background agent (Deep Research) instead of a model
+
+
+@dataclass
+class PreparedTurn:
+    """A turn ready to run: what to send, the result to fill, where it joins, notes to show first."""
+
+    options: TurnOptions
+    result: GeminiResult
+    thread: Thread
+    slot: Slot
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def parent(self) -> str | None:
+        return self.slot.parent_id
+
+
+class Session:
+    """The connection, threads, runner, settings and running background work of one kernel."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.connection = Connection(
+            base_url=self.settings.base_url, max_retry_wait=self.settings.max_retry_wait
+        )
+        self.threads = Threads()
+        self.turns = TurnRunner(
+            self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
+        )
+        self._running = _Running()
+        # close() at unload, or at interpreter exit for a session nobody closed (finalize runs atexit)
+        self._finalizer = weakref.finalize(self, _shutdown, self._running, self.connection)
+
+    # -- settings ------------------------------------------------------------------------------
+    def configure(self, **values: Any) -> None:
+        """Change settings (the magics call this when a trait changes)."""
+        for name, value in values.items():
+            if name not in SETTING_NAMES:
+                raise TypeError(f"unknown setting {name!r}")
+            setattr(self.settings, name, value)
+        if "base_url" in values:
+            self.connection.base_url = values["base_url"]
+        if "max_retry_wait" in values:
+            self.connection.max_retry_wait = values["max_retry_wait"]
+
+    # -- checks every front end shares ---------------------------------------------------------
+    def require_key(self) -> None:
+        if self.connection.api_key() is None:
+            raise InputError(NO_KEY)
+
+    def thread(self, name: str | None = None) -> Thread:
+        """The thread ``name`` (default: the configured one); a bad name is an InputError."""
+        name = self.settings.thread if name is None else name
+        problem = name_problem(name)
+        if problem:
+            raise InputError(problem)
+        return self.threads[name]
+
+    def resolve_model(self, requested: str | None = None) -> tuple[str, list[str]]:
+        """The model to use and notes to show: a retired id becomes the default (with a note), an
+        unknown one is refused with a suggestion."""
+        requested = requested or self.settings.model
+        if models.is_legacy(requested):
+            model = models.DEFAULT_MODEL
+            return model, [f"{requested} is retired; using {model} instead."]
+        if not models.looks_like_model_id(requested):
+            guess = models.suggest(requested)
+            hint = f"did you mean {guess}?" if guess else "`%gemini models` lists them"
+            raise InputError(f"unknown model {requested!r}; {hint}")
+        return requested, []
+
+    def fill(self, text: str, namespace: Mapping[str, Any] | None) -> str:
+        """``{{name}}`` references in ``text`` replaced by values from ``namespace``."""
+        try:
+            return substitute(text, namespace or {})
+        except UnknownVariable as exc:
+            reason = redact(exc.reason, self.connection.secrets())
+            if exc.raised:
+                raise InputError(
+                    f"reading {{{{{exc.reference}}}}} failed with {reason}; fix it, or use --raw "
+                    "to send the braces as they are"
+                ) from None
+            raise InputError(f"{reason} in {{{{{exc.reference}}}}}; define it first, or use --raw") from None
+
+    def prompt(self, request: TurnRequest, namespace: Mapping[str, Any] | None = None) -> str:
+        """The prompt to send: leading blank lines and trailing space dropped, ``{{vars}}`` filled."""
+        text = re.sub(r"\A(?:[ \t]*\n)+", "", request.text).rstrip()
+        prompt = text if request.raw else self.fill(text, namespace)
+        if not prompt.strip():
+            if request.origin == "line" and request.attach:
+                raise InputError(
+                    "empty prompt: --attach takes every word after it, so write the prompt first: "
+                    "%gemini PROMPT --attach NAME"
+                )
+            raise InputError(EMPTY_PROMPT.get(request.origin, EMPTY_PROMPT["panel"]))
+        return prompt
+
+    def attachments(
+        self,
+        names: tuple[str, ...],
+        namespace: Mapping[str, Any] | None,
+        files: Mapping[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Content blocks for the named values and the given files, within the size budget."""
+        values: dict[str, Any] = dict(files or {})
+        for name in names:
+            try:
+                values[name] = resolve(name, namespace or {})
+            except UnknownVariable as exc:
+                if exc.raised:
+                    reason = redact(exc.reason, self.connection.secrets())
+                    raise InputError(f"--attach {name}: reading it failed with {reason}") from None
+                raise InputError(f"--attach {name}: {exc.reason}; define it first") from None
+        try:
+            return content_blocks(values)
+        except AttachError as exc:
+            raise InputError(str(exc)) from None
+        except Exception as exc:  # e.g. a figure whose savefig raises
+            reason = redact(f"{type(exc).__name__}: {exc}", self.connection.secrets())
+            raise InputError(f"--attach: converting {', '.join(values)} failed with {reason}") from None
+
+    # -- preparing a turn ------------------------------------------------------------------------
+    def prepare(
+        self,
+        request: TurnRequest,
+        namespace: Mapping[str, Any] | None = None,
+        *,
+        cell: tuple[str | None, int | None] = (None, None),
+    ) -> PreparedTurn:
+        """Everything a turn needs before it is sent; raises InputError for the user's mistakes.
+
+        ``namespace`` holds the values ``{{name}}`` and ``attach`` refer to; ``cell`` is the running
+        cell's id and execution count, so a re-run cell rewinds (a panel passes none: it continues
+        from the head).
+        """
+        check_settings(request)
+        prompt = self.prompt(request, namespace)
+        self.require_key()
+        blocks = self.attachments(request.attach, namespace, request.files)
+        thread = self.thread(request.thread)
+        if thread.busy:
+            raise busy_error(ThreadBusy(thread.name))
+        if request.new:
+            thread.reset()
+        cell_id, execution = cell
+        slot = thread.slot(cell_id, execution if cell_id else None)
+        settings = thread.settings_after(slot.parent_id).updated(
+            system=self.fill(request.system, namespace) if request.system else request.system,
+            thinking=request.thinking,
+            temperature=request.temperature,
+            max_output_tokens=request.max_output_tokens,
+        )
+        notes: list[str] = []
+        if request.agent is not None:
+            options = TurnOptions(
+                model=None,
+                prompt=prompt,
+                previous_interaction_id=slot.parent_id,
+                attachments=tuple(blocks),
+                agent=request.agent or default_agent(),
+                agent_config=dict(RESEARCH_AGENT_CONFIG),
+                settings=settings,  # agents take none of them; the thread keeps them for later turns
+            )
+            model_name = options.agent or ""
+        else:
+            model, image_output = self._model_and_images(request, thread.turn(slot.parent_id), notes)
+            options = TurnOptions(
+                model=model,
+                prompt=prompt,
+                previous_interaction_id=slot.parent_id,
+                system=settings.system,
+                thinking=settings.thinking,
+                show_thoughts=request.show_thoughts,
+                temperature=settings.temperature,
+                max_output_tokens=settings.max_output_tokens,
+                attachments=tuple(blocks),
+                image_output=image_output,
+                settings=settings,
+            )
+            model_name = model
+        if self.connection.offline:
+            what = "research" if request.agent is not None else "answer"
+            notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
+        result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
+        return PreparedTurn(options, result, thread, slot, notes)
+
+    def _model_and_images(
+        self, request: TurnRequest, parent: Turn | None, notes: list[str]
+    ) -> tuple[str, dict[str, Any] | None]:
+        """The model for this turn, and the image output it asks for (None: text only).
+
+        A turn that continues an image turn keeps its model and image settings unless told
+        otherwise, so "make the lighting warmer" edits the picture above it.
+        """
+        model, resolved = self.resolve_model(request.model)
+        notes += resolved
+        asked = bool(request.image or request.aspect or request.size)
+        continuing = parent is not None and parent.image_output is not None and not request.model
+        if continuing and parent is not None:
+            model = parent.model
+            notes.append(f"Editing the picture above with {model}; use -m or -t to change that.")
+        elif asked and not models.makes_images(model):
+            if request.model:
+                raise InputError(
+                    f"{model} does not make images; use an image model such as "
+                    f"{models.DEFAULT_IMAGE_MODEL}, or leave -m out"
+                )
+            model, resolved = self.resolve_model(self.settings.image_model)
+            notes += resolved
+        if not (asked or continuing or models.makes_images(model)):
+            return model, None
+        output = dict(parent.image_output or {}) if continuing and parent is not None else {}
+        aspects, sizes = image_choices()
+        for flag, value, valid, key in (
+            ("--aspect", request.aspect, aspects, "aspect_ratio"),
+            ("--size", request.size, sizes, "image_size"),
+        ):
+            if value is None:
+                continue
+            if value not in valid:
+                raise InputError(f"{flag} {value!r} is not accepted; use one of: {', '.join(valid)}")
+            output[key] = value
+        return model, output
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, prepared: PreparedTurn, *, on_event: EventSink, unary: bool = False) -> GeminiResult:
+        """Run a prepared turn in the calling thread (a cell); a kernel interrupt stops it."""
+        try:
+            return self.turns.run(
+                prepared.thread,
+                prepared.options,
+                prepared.result,
+                on_event=on_event,
+                slot=prepared.slot,
+                unary=unary,
+            )
+        except ThreadBusy as exc:
+            raise busy_error(exc) from None
+
+    def start(
+        self,
+        prepared: PreparedTurn,
+        *,
+        on_event: EventSink,
+        on_done: Callable[[GeminiResult, BaseException | None], None],
+    ) -> BackgroundTurn:
+        """Run a prepared turn on a worker thread (a panel, a batch); close() stops it."""
+        self._check_open()
+        try:
+            turn = self.turns.start(
+                prepared.thread,
+                prepared.options,
+                prepared.result,
+                on_event=on_event,
+                on_done=on_done,
+                slot=prepared.slot,
+            )
+        except ThreadBusy as exc:
+            raise busy_error(exc) from None
+        self._track(turn)
+        return turn
+
+    def start_research(self, prepared: PreparedTurn) -> ResearchRun:
+        """Start a prepared agent turn (``TurnRequest(agent=…)``) as a background research run."""
+        self._check_open()
+        run = ResearchRun(
+            self.connection,
+            prepared.thread,
+            prepared.options,
+            prepared.result,
+            max_resumes=self.settings.max_resumes,
+            stall_timeout=self.settings.stall_timeout,
+            poll_interval=self.settings.research_poll_interval,
+            slot=prepared.slot,
+        )
+        return self._start_run(run)
+
+    def reattach(
+        self,
+        interaction_id: str,
+        *,
+        thread: str | None = None,
+        cell: tuple[str | None, int | None] = (None, None),
+    ) -> ResearchRun:
+        """Follow a research run started earlier; with ``thread`` its report joins that thread."""
+        self.require_key()
+        target = self.thread(thread) if thread is not None else None
+        if target is not None and target.busy:
+            raise busy_error(ThreadBusy(target.name))
+        cell_id, execution = cell
+        slot = target.slot(cell_id, execution if cell_id else None) if target is not None else None
+        label = f"(research {interaction_id}, reattached)"
+        result = GeminiResult(
+            prompt=label if target else "",
+            thread=target.name if target else "",
+            model="",
+            interaction_id=interaction_id,
+        )
+        options = None
+        if target is not None and slot is not None:
+            # nothing is sent from these options: they only describe the turn the report becomes
+            options = TurnOptions(
+                model=None, prompt=label, previous_interaction_id=slot.parent_id, agent="deep-research"
+            )
+        run = ResearchRun(
+            self.connection,
+            target,
+            options,
+            result,
+            max_resumes=self.settings.max_resumes,
+            stall_timeout=self.settings.stall_timeout,
+            poll_interval=self.settings.research_poll_interval,
+            existing_id=interaction_id,
+            slot=slot,
+        )
+        return self._start_run(run)
+
+    def cancel_research(self, interaction_id: str, on_retry: RetrySink | None = None) -> str:
+        """Ask the server to cancel a research run; returns its status afterwards."""
+        self.require_key()
+        try:
+            interaction = self.connection.interactions(on_retry=on_retry).cancel(interaction_id)
+        except Exception as exc:
+            raise self.connection.translate(exc) from None
+        return str(interaction.status)
+
+    def _start_run(self, run: ResearchRun) -> ResearchRun:
+        try:
+            run.start()
+        except ThreadBusy as exc:
+            raise busy_error(exc) from None
+        self._track(run)
+        return run
+
+    # -- background work and closing ---------------------------------------------------
+    @property
+    def running(self) -> list[BackgroundTurn | ResearchRun]:
+        """Background work still running (chat turns, research runs)."""
+        running = self._running
+        with running.lock:
+            running.work = [work for work in running.work if not _ended(work)]
+            return list(running.work)
+
+    @property
+    def closed(self) -> bool:
+        return self._running.closed
+
+    def _track(self, work: BackgroundTurn | ResearchRun) -> None:
+        running = self._running
+        with running.lock:
+            running.work = [w for w in running.work if not _ended(w)] + [work]
+
+    def on_close(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Call ``callback`` when the session closes (a panel stops its timers); returns an undo."""
+        return _subscribe(self._running.closers, self._running.lock, callback)
+
+    def close(self) -> None:
+        """Stop background work (chat turns stop; research runs are cancelled, on the server too),
+        tell front ends to stop their timers, wait up to ``CLOSE_TIMEOUT`` seconds for the workers,
+        and close the connection. Runs at interpreter exit too when nobody called it."""
+        self._finalizer()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise InputError("gemini_magics was unloaded: run %load_ext gemini_magics again")
+
+
+class _Running:
+    """The background work and closers of a session; apart from it, so the exit-time
+    finalizer can stop them without keeping the session alive."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.work: list[BackgroundTurn | ResearchRun] = []
+        self.closers: list[Callable[[], Any]] = []
+        self.closed = False
+
+
+def _shutdown(running: _Running, connection: Connection) -> None:
+    with running.lock:
+        running.closed = True
+        work, running.work = list(running.work), []
+        closers, running.closers = list(running.closers), []
+    for item in work:
+        with contextlib.suppress(Exception):
+            if isinstance(item, ResearchRun):
+                item.cancel()
+            else:
+                item.stop()
+    for callback in closers:
+        with contextlib.suppress(Exception):
+            callback()
+    deadline = time.monotonic() + CLOSE_TIMEOUT
+    for item in work:
+        left = max(0.0, deadline - time.monotonic())
+        if isinstance(item, ResearchRun):
+            item.wait_for_end(left)
+        else:
+            item.join(left)
+    connection.close()
+
+
+def _ended(work: BackgroundTurn | ResearchRun) -> bool:
+    return work.done if isinstance(work, ResearchRun) else not work.running
+
+
+def _subscribe(
+    callbacks: list[Callable[[], Any]], lock: threading.Lock, callback: Callable[[], Any]
+) -> Callable[[], None]:
+    with lock:
+        callbacks.append(callback)
+
+    def undo() -> None:
+        with lock, contextlib.suppress(ValueError):
+            callbacks.remove(callback)
+
+    return undo
+
+
+def busy_error(exc: ThreadBusy) -> InputError:
+    return InputError(f"{exc}; wait for it to finish, or use another thread (-t OTHER)")
+
+
+def check_settings(request: TurnRequest) -> None:
+    """Refuse setting values the API cannot take, each with one actionable line."""
+    if request.thinking is not None and request.thinking not in (*THINKING_LEVELS, DEFAULT):
+        raise InputError(
+            f"--thinking {request.thinking!r} is not a level; use one of: {', '.join(THINKING_LEVELS)}, "
+            f"or {DEFAULT}"
+        )
+    temperature = request.temperature
+    if temperature is not None and temperature != DEFAULT and not _in_range(temperature):
+        raise InputError(f"--temperature must be a number from 0 to 2, not {temperature}")
+    tokens = request.max_output_tokens
+    if tokens is not None and tokens != DEFAULT and (not isinstance(tokens, int) or tokens <= 0):
+        raise InputError(f"--max-output-tokens must be a positive number of tokens, not {tokens}")
+
+
+def _in_range(temperature: Any) -> bool:
+    return isinstance(temperature, int | float) and math.isfinite(temperature) and 0.0 <= temperature <= 2.0
