@@ -4,7 +4,7 @@
 # Installs what the tests need on a fresh Debian machine, then lints and tests:
 #   1. Debian's chromium (browser tests), only when `chromium` is not on PATH
 #   2. .venv with gemini_magics[test] (skipped when already installed, see _common.sh)
-#   3. ruff check . && ruff format --check . && mypy (files listed in pyproject.toml)
+#   3. ruff check . && ruff format --check . && mypy (the whole package)
 #   4. pytest, with any extra arguments passed through, e.g.
 #        bash scripts/test.sh tests/browser -x
 #        bash scripts/test.sh -m "not browser"
@@ -41,7 +41,7 @@ _gm_log "ruff check ."
 .venv/bin/ruff check . || lint_rc=1
 _gm_log "ruff format --check ."
 .venv/bin/ruff format --check . || lint_rc=1
-_gm_log "mypy (the SDK layer)"
+_gm_log "mypy (the whole package)"
 .venv/bin/mypy || lint_rc=1
 step_done "ruff and mypy"
 
