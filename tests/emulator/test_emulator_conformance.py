@@ -15,7 +15,7 @@ import pytest
 from google import genai
 from google.genai import _interactions as gi
 
-from gemini_magics.emulator import Emulator, Fault, Reply
+from gemini_magics.emulator import Fault, Reply
 
 from ..support import TEST_KEY as KEY
 
@@ -61,22 +61,22 @@ def test_01_double_slash_is_collapsed(emulator, make_client):
     assert emulator.requests[-1].path == "/v1beta//interactions"
 
 
-def test_01_path_prefix_is_kept_and_required():
-    with Emulator(api_key=KEY, validate=True, prefix="/gemini/") as emu:
-        assert emu.base_url.endswith("/gemini")
-        client = genai.Client(
-            api_key=KEY,
-            http_options={"base_url": emu.base_url + "/", "retry_options": {"attempts": 1}},
-        )
-        assert client.interactions.create(model=MODEL, input="hi").status == "completed"
-        assert emu.requests[-1].path == "/gemini/v1/interactions"
-        outside = httpx.post(
-            emu.base_url.removesuffix("/gemini") + "/v1/interactions",
-            json={"model": MODEL, "input": "hi"},
-            headers={"x-goog-api-key": KEY},
-        )
-        assert outside.status_code == 404
-        assert emu.schema_errors == []
+def test_01_path_prefix_is_kept_and_required(make_emulator):
+    emu = make_emulator(prefix="/gemini/")
+    assert emu.base_url.endswith("/gemini")
+    client = genai.Client(
+        api_key=KEY,
+        http_options={"base_url": emu.base_url + "/", "retry_options": {"attempts": 1}},
+    )
+    assert client.interactions.create(model=MODEL, input="hi").status == "completed"
+    assert emu.requests[-1].path == "/gemini/v1/interactions"
+    outside = httpx.post(
+        emu.base_url.removesuffix("/gemini") + "/v1/interactions",
+        json={"model": MODEL, "input": "hi"},
+        headers={"x-goog-api-key": KEY},
+    )
+    assert outside.status_code == 404
+    assert emu.schema_errors == []
 
 
 @pytest.mark.parametrize(
@@ -115,12 +115,12 @@ def test_02_key_in_query_parameter_and_missing_key(emulator, raw):
     assert wrong.status_code == 401
 
 
-def test_02_without_a_configured_key_any_non_empty_key_is_accepted():
-    with Emulator() as emu:
-        client = genai.Client(api_key="whatever", http_options={"base_url": emu.base_url})
-        assert client.interactions.create(model=MODEL, input="hi").status == "completed"
-        missing = httpx.post(emu.base_url + "/v1/interactions", json={"model": MODEL, "input": "x"})
-        assert missing.status_code == 401
+def test_02_without_a_configured_key_any_non_empty_key_is_accepted(make_emulator):
+    emu = make_emulator(api_key=None)
+    client = genai.Client(api_key="whatever", http_options={"base_url": emu.base_url})
+    assert client.interactions.create(model=MODEL, input="hi").status == "completed"
+    missing = httpx.post(emu.base_url + "/v1/interactions", json={"model": MODEL, "input": "x"})
+    assert missing.status_code == 401
 
 
 # 3 -------------------------------------------------------------------------------------

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from google import genai
 
-from gemini_magics.emulator import Emulator, Reply
+from gemini_magics.emulator import Reply
 from gemini_magics.emulator.schema import validate_event, validate_interaction
 
 GOOD_INTERACTION = {
@@ -127,27 +126,25 @@ def test_event_problems_are_reported(event, complaint):
     assert problems and any(complaint in p for p in problems), problems
 
 
-def test_a_validating_emulator_records_what_it_emitted_wrongly():
+def test_a_validating_emulator_records_what_it_emitted_wrongly(emulator, client):
     bad_block = {"type": "text", "text": "x", "colour": "red"}
     svg = {"type": "image", "data": "PHN2Zy8+", "mime_type": "image/svg+xml"}
-    with Emulator(api_key="k", validate=True) as emu:
-        emu.enqueue(
-            Reply([{"type": "model_output", "content": [bad_block]}]),
-            Reply([{"type": "model_output", "content": [svg]}]),
-        )
-        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
-        client.interactions.create(model="gemini-3.5-flash", input="x")
-        unary_errors = emu.schema_errors
-        list(client.interactions.create(model="gemini-3.5-flash", input="x", stream=True))
-        stream_errors = emu.schema_errors[len(unary_errors) :]
+    emulator.enqueue(
+        Reply([{"type": "model_output", "content": [bad_block]}]),
+        Reply([{"type": "model_output", "content": [svg]}]),
+    )
+    client.interactions.create(model="gemini-3.5-flash", input="x")
+    unary_errors = emulator.schema_errors
+    list(client.interactions.create(model="gemini-3.5-flash", input="x", stream=True))
+    stream_errors = emulator.take_schema_errors()[len(unary_errors) :]
     assert unary_errors and all("colour" in e for e in unary_errors)
     assert stream_errors and all("image/svg+xml" in e for e in stream_errors)
     assert any(e.startswith("step.delta event") for e in stream_errors)
 
 
-def test_a_non_validating_emulator_records_nothing():
-    with Emulator(api_key="k") as emu:
-        emu.enqueue(Reply([{"type": "model_output", "content": [{"type": "text", "text": "x", "c": 1}]}]))
-        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
-        client.interactions.create(model="gemini-3.5-flash", input="x")
-        assert emu.schema_errors == []
+def test_a_non_validating_emulator_records_nothing(make_emulator, make_client):
+    emu = make_emulator(validate=False)
+    emu.enqueue(Reply([{"type": "model_output", "content": [{"type": "text", "text": "x", "c": 1}]}]))
+    client = make_client(base_url=emu.base_url)  # held: a collected client closes its connection
+    client.interactions.create(model="gemini-3.5-flash", input="x")
+    assert emu.schema_errors == []
