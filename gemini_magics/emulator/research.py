@@ -1,8 +1,9 @@
 """A Deep Research simulation: planning thoughts, searches, pages read, a code run, then a report.
 
 The report carries ``url_citation`` annotations (byte offsets, as the API sends them) and a bar
-chart image. Events are spread evenly over ``duration`` seconds, so a background run shows its
-progress live; tests use a second or two, the offline notebooks about a minute.
+chart image. Events are spread evenly over ``duration`` seconds of the emulator's clock, so a
+background run shows its progress live: the offline notebooks take about a minute of real time; tests
+run it on a :class:`~gemini_magics.emulator.clock.StepClock` or a sped-up wall clock.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def research_steps(prompt: str) -> list[Json]:
 def research_reply(
     prompt: str, *, duration: float = 2.0, status: str = "completed", **delivery: Any
 ) -> Reply:
-    """A Deep Research run spread over about ``duration`` seconds; ``status`` picks the outcome."""
+    """A Deep Research run spread over about ``duration`` seconds of the emulator's clock; ``status``
+    picks the outcome."""
     steps = research_steps(prompt)
     if status != "completed":
         steps = steps[: len(steps) // 2]  # it stopped halfway through
