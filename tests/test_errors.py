@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
+import signal
 import threading
 import time
 
@@ -10,9 +10,9 @@ import pytest
 from IPython.core.error import UsageError
 
 from gemini_magics.core.errors import GeminiAPIError, GeminiConnectionError, GeminiError
-from gemini_magics.emulator import Fault, Reply
+from gemini_magics.emulator import Fault, Reply, StepClock
 
-from .support import TEST_KEY, creates
+from .support import TEST_KEY, creates, wait_for
 
 
 def test_missing_key_says_how_to_set_it(bare_shell):
@@ -111,14 +111,16 @@ def test_error_event_mid_stream_fails_the_cell_and_keeps_partial_output(ip, emul
 
 
 def test_interrupt_stops_promptly_and_keeps_partial_answer(ip, emulator):
+    emulator.clock = clock = StepClock()
     emulator.enqueue(Reply.text("word " * 100, deltas=100, delay=0.05))
 
     def interrupt_mid_stream() -> None:
-        deadline = time.monotonic() + 20
-        while not emulator.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)  # about ten words in
-        _thread.interrupt_main()
+        wait_for(lambda: clock.waiting == 1, 20, "the answer to start")
+        clock.advance(0.5)  # about ten words in, then the server pauses until the test ends
+        wait_for(lambda: clock.waiting == 1, 20, "the ten words to be sent")
+        # A real SIGINT, as a kernel interrupt sends: the main thread is blocked reading the paused
+        # stream, and _thread.interrupt_main() would only be noticed once more data arrived.
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
     threading.Thread(target=interrupt_mid_stream, daemon=True).start()
     started = time.monotonic()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 import time
 
+_EPSILON = 1e-9  # start + n × (duration / n) may land a hair after start + duration
+
 
 class Clock:
     """What the emulator asks of a clock: the time, and a way to wait until a time or a stop."""
@@ -64,13 +66,14 @@ class WallClock(Clock):
 class StepClock(Clock):
     """A clock that only moves when told to: :meth:`advance` (step mode, for tests).
 
-    ``waiting`` says how many emulator threads are waiting on the clock, so a test can wait until a
-    run is parked before it steps it.
+    ``waiting`` counts the emulator threads parked on a time still ahead; after an ``advance`` it
+    drops while they catch up and comes back once they are parked again, so a test waits for it
+    (``wait_for(lambda: clock.waiting == 1)``) before it looks at what the step released.
     """
 
     def __init__(self) -> None:
         self._now = 0.0
-        self._waiting = 0
+        self._deadlines: list[float] = []
         self._cond = threading.Condition()
 
     def now(self) -> float:
@@ -80,7 +83,14 @@ class StepClock(Clock):
     @property
     def waiting(self) -> int:
         with self._cond:
-            return self._waiting
+            return sum(deadline > self._now + _EPSILON for deadline in self._deadlines)
+
+    @property
+    def waiters(self) -> int:
+        """Threads inside :meth:`wait_until`, including those whose time has come but that have
+        not woken yet (0: every thread that waited has moved on)."""
+        with self._cond:
+            return len(self._deadlines)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward; every wait due by then ends."""
@@ -92,12 +102,12 @@ class StepClock(Clock):
 
     def wait_until(self, deadline: float, *stops: threading.Event) -> bool:
         with self._cond:
-            self._waiting += 1
+            self._deadlines.append(deadline)
             try:
-                while self._now < deadline and not any(stop.is_set() for stop in stops):
+                while self._now + _EPSILON < deadline and not any(stop.is_set() for stop in stops):
                     self._cond.wait(0.05)  # wake() makes this prompt; the bound covers a missed one
             finally:
-                self._waiting -= 1
+                self._deadlines.remove(deadline)
         return any(stop.is_set() for stop in stops)
 
     def wake(self) -> None:

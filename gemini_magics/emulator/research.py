@@ -139,6 +139,8 @@ def research_reply(
     steps = research_steps(prompt)
     if status != "completed":
         steps = steps[: len(steps) // 2]  # it stopped halfway through
-    events_per_text = 12
-    deltas = sum(2 + (events_per_text if s["type"] == "model_output" else 1) for s in steps) + 3
-    return Reply(steps, status, deltas=events_per_text, delay=duration / deltas, **delivery)
+    reply = Reply(steps, status, deltas=12, **delivery)
+    # The run's events are created, status_update, the step events, completed: the last one is due
+    # exactly ``duration`` after the first.
+    reply.delay = duration / (len(reply.step_events()) + 2)
+    return reply

@@ -15,9 +15,10 @@ import pytest
 from google import genai
 from google.genai import _interactions as gi
 
-from gemini_magics.emulator import Fault, Reply
+from gemini_magics.emulator import Fault, Reply, StepClock
 
 from ..support import TEST_KEY as KEY
+from ..support import wait_for
 
 MODEL = "gemini-3.5-flash"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -27,12 +28,11 @@ PNG = base64.b64decode(
 
 
 def wait_for_status(client: genai.Client, interaction_id: str, wanted: str) -> Any:
-    deadline = time.monotonic() + 5
-    while True:
+    def reached() -> Any:
         interaction = client.interactions.get(interaction_id)
-        if interaction.status == wanted or time.monotonic() > deadline:
-            return interaction
-        time.sleep(0.02)
+        return interaction if interaction.status == wanted else None
+
+    return wait_for(reached, 5, f"interaction {interaction_id} to be {wanted}")
 
 
 # 1 -------------------------------------------------------------------------------------
@@ -355,6 +355,7 @@ def test_10_background_returns_in_progress_then_completes(emulator, client):
 
 
 def test_10_cancel_a_running_background_interaction(emulator, client):
+    emulator.clock = clock = StepClock()
     emulator.enqueue(Reply.text("x" * 100, deltas=50, delay=0.05))
     created = client.interactions.create(model=MODEL, input="q", background=True)
     cancelled = client.interactions.cancel(created.id)
@@ -363,7 +364,8 @@ def test_10_cancel_a_running_background_interaction(emulator, client):
     log = list(client.interactions.get(created.id, stream=True))
     assert [e.event_type for e in log[-2:]] == ["interaction.status_update", "interaction.completed"]
     assert log[-2].status == "cancelled" and log[-1].interaction.status == "cancelled"
-    time.sleep(0.15)  # the cancelled run must not publish anything more
+    clock.advance(10)  # past the whole run: the cancelled run must not publish anything more
+    wait_for(lambda: clock.waiters == 0, 5, "the cancelled run to stop")
     assert len(list(client.interactions.get(created.id, stream=True))) == len(log)
 
 
