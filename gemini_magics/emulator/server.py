@@ -201,6 +201,12 @@ class Emulator:
 
             self._add_schema_errors(validate_interaction(payload))
 
+    def _check_request(self, body: Json) -> None:
+        if self.validate:
+            from .schema import validate_create_request
+
+            self._add_schema_errors(validate_create_request(body))
+
     def _check_event(self, event: Json) -> None:
         if self.validate:
             from .schema import validate_event
@@ -344,6 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
         from .schema import check_create_request
 
         check_create_request(body)
+        self.emulator._check_request(body)
         parent_id = body.get("previous_interaction_id")
         if parent_id is not None:
             self._store.get(parent_id)

@@ -148,3 +148,46 @@ def test_a_non_validating_emulator_records_nothing(make_emulator, make_client):
     client = make_client(base_url=emu.base_url)  # held: a collected client closes its connection
     client.interactions.create(model="gemini-3.5-flash", input="x")
     assert emu.schema_errors == []
+
+
+# -- requests are checked as deeply as responses ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({"generation_config": {"temperature": "hot"}}, "generation_config.temperature"),
+        ({"generation_config": {"thinking_level": "ultra"}}, "'ultra' is not a value the SDK declares"),
+        ({"generation_config": {"thinking_budget": 5}}, "undeclared field(s) ['thinking_budget']"),
+        (
+            {"input": [{"type": "user_input", "content": [{"type": "imag", "data": "eA=="}]}]},
+            "not recognised by the SDK (UnknownContent)",
+        ),
+        ({"input": [{"type": "user_input", "content": [{"type": "text"}]}]}, "text: Field required"),
+        ({"tools": [{"type": "google_serch"}]}, "request.tools[0]: not recognised by the SDK"),
+    ],
+    ids=["wrong-type", "unknown-enum", "nested-unknown-field", "bad-block", "missing-text", "bad-tool"],
+)
+def test_a_malformed_create_request_is_reported(emulator, raw, body, complaint):
+    request = {"model": "gemini-3.5-flash", "input": "hi", **body}
+    assert raw("POST", "/v1/interactions", json=request).status_code == 200  # answered, and reported
+    problems = emulator.take_schema_errors()  # the fixture would otherwise fail this test
+    # (the interaction echoes generation_config, so its response may be reported too)
+    assert any(p.startswith("create request") and complaint in p for p in problems), problems
+
+
+def test_a_well_formed_request_from_the_sdk_is_not_reported(emulator, client):
+    client.interactions.create(
+        model="gemini-3.5-flash",
+        input=[{"type": "text", "text": "hi"}, {"type": "image", "data": "eA==", "mime_type": "image/png"}],
+        system_instruction="Be terse.",
+        generation_config={"thinking_level": "low", "thinking_summaries": "auto", "max_output_tokens": 64},
+        tools=[{"type": "google_search"}],
+    )
+    assert emulator.schema_errors == []
+
+
+def test_unknown_top_level_fields_still_answer_400(emulator, raw):
+    response = raw("POST", "/v1/interactions", json={"model": "gemini-3.5-flash", "input": "hi", "colour": 1})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parameter_unknown"
+    assert emulator.schema_errors == []
