@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 
 from gemini_magics.emulator import Emulator
 
-from .support import TEST_KEY, StrictShell
+from .support import TEST_KEY, StrictShell, fresh_shell, release_shell
+
+EmulatorFactory = Callable[..., Emulator]
 
 
 @pytest.fixture(autouse=True)
@@ -23,17 +25,53 @@ def no_leaked_threads() -> Iterator[None]:
 
 
 @pytest.fixture
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator(api_key=TEST_KEY, validate=True).start()
+def make_emulator() -> Iterator[EmulatorFactory]:
+    """Start emulators for one test: ``make_emulator(clock=StepClock())``, ``make_emulator(validate=False)``.
+
+    Defaults: the test key and ``validate=True``, so a response the SDK's models would not accept,
+    or a create request the SDK's request types would not accept, fails the test at teardown (a test
+    that provokes such problems on purpose takes them with ``emu.take_schema_errors()``).
+    ``validate=False`` is for hostile servers that send what the SDK does not declare. Every
+    emulator is stopped at teardown.
+    """
+    started: list[Emulator] = []
+
+    def make(**options: Any) -> Emulator:
+        options.setdefault("api_key", TEST_KEY)
+        options.setdefault("validate", True)
+        emu = Emulator(**options).start()
+        started.append(emu)
+        return emu
+
     try:
-        yield emu
-        assert emu.schema_errors == []
+        yield make
     finally:
-        emu.stop()
+        for emu in started:
+            emu.stop()
+    problems = [problem for emu in started if emu.validate for problem in emu.schema_errors]
+    assert problems == [], "the emulator saw traffic the SDK's models do not declare"
+
+
+@pytest.fixture
+def emulator_options() -> dict[str, Any]:
+    """Options for the `emulator` fixture; a module overrides this fixture to change them (a clock)."""
+    return {}
+
+
+@pytest.fixture
+def emulator(make_emulator: EmulatorFactory, emulator_options: dict[str, Any]) -> Emulator:
+    """The test's emulator: validating, keyed with TEST_KEY, real time unless emulator_options say."""
+    return make_emulator(**emulator_options)
 
 
 @pytest.fixture
 def bare_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictShell]:
+    """A fresh InteractiveShell whose cells re-raise, history in memory; released at teardown.
+
+    Each shell registers ``atexit_operations`` (and a history thread would register another): they
+    run now and are unregistered, so hundreds of shells do not pile up work for the end of the
+    session (tests/test_shell_fixture.py shows it).
+    """
     for name in (
         "GEMINI_API_KEY",
         "GOOGLE_API_KEY",
@@ -41,17 +79,11 @@ def bare_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictShell]:
         "GEMINI_MAGICS_OFFLINE",
     ):
         monkeypatch.delenv(name, raising=False)
-    InteractiveShell.clear_instance()
-    shell = InteractiveShell.instance()
-    shell.history_manager.enabled = False
-    strict = StrictShell(shell)
+    shell = fresh_shell()
     try:
-        yield strict
+        yield StrictShell(shell)
     finally:
-        magics = shell.magics_manager.registry.get("GeminiMagics")
-        if magics is not None:
-            magics.close()
-        InteractiveShell.clear_instance()
+        release_shell(shell)
 
 
 @pytest.fixture

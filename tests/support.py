@@ -2,17 +2,73 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import html
 import io
 import re
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 TEST_KEY = "test-key-9f3a-SECRET-7d21"
+T = TypeVar("T")
+_MAIN = sys.modules["__main__"]  # a shell makes its user module __main__; released, it gives it back
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 10.0, message: str = "") -> T:
+    """Poll ``condition`` until it returns something truthy, and return that; fail after ``timeout``.
+
+    The one way a test waits for something another thread does: every wait has a deadline and says
+    what it was waiting for. The sleep only paces the polling; it never decides the outcome.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            what = message or getattr(condition, "__qualname__", repr(condition))
+            raise AssertionError(f"timed out after {timeout:g} s waiting for: {what}")
+        time.sleep(0.01)
+
+
+def fresh_shell() -> InteractiveShell:
+    """A new singleton InteractiveShell with its history in memory: no sqlite file in ~/.ipython
+    (shared by every test process) and no history-saving thread."""
+    InteractiveShell.clear_instance()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
+    shell.history_manager.enabled = False
+    return shell
+
+
+def release_shell(shell: InteractiveShell) -> None:
+    """Close the extension and the shell's history, and drop the shell's atexit hooks (its own, and
+    the one IPython's %%script magics register per shell), which would keep every test's shell alive
+    until the session ends. Not ``shell.atexit_operations()``: its ``reset`` runs a full
+    ``gc.collect()``, about half a second per test in a big test process. The shell is garbage after
+    this (tests/test_shell_fixture.py)."""
+    magics = shell.magics_manager.registry.get("GeminiMagics")
+    if magics is not None:
+        magics.close()
+    script_magics = shell.magics_manager.registry.get("ScriptMagics")
+    if script_magics is not None:
+        script_magics.kill_bg_processes()
+        atexit.unregister(script_magics.kill_bg_processes)
+    atexit.unregister(shell.atexit_operations)
+    if shell.history_manager is not None:
+        shell.history_manager.close()
+    if sys.modules.get("__main__") is shell.user_module:
+        sys.modules["__main__"] = _MAIN
+    InteractiveShell.clear_instance()
 
 
 @dataclass

@@ -19,9 +19,9 @@ from gemini_magics.core.request import TurnOptions
 from gemini_magics.core.results import GeminiResult
 from gemini_magics.core.threads import Thread, ThreadBusy
 from gemini_magics.core.turns import TurnRunner
-from gemini_magics.emulator import Fault, Reply
+from gemini_magics.emulator import Fault, Reply, StepClock
 
-from .support import TEST_KEY
+from .support import TEST_KEY, wait_for
 
 
 @pytest.fixture
@@ -63,14 +63,13 @@ def test_a_background_turn_streams_on_a_worker_and_joins_its_thread(runner, emul
 
 
 def test_stop_interrupts_a_stalled_stream_within_a_second(runner, emulator):
+    emulator.clock = StepClock()  # the stall lasts until the test ends
     emulator.enqueue(Reply.text("a b c d e f", deltas=6, stall_after=5, stall_seconds=20))
     thread = Thread("t")
     texts: list[str] = []
     turn, done = _start(runner, thread, on_event=lambda e: texts.append(getattr(e, "text", "")))
-    deadline = time.monotonic() + 5
-    while "".join(texts) == "" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)  # the server is now stalling in the middle of the answer
+    wait_for(lambda: "".join(texts), 5, "the first words")
+    wait_for(lambda: emulator.clock.waiting == 1, 5, "the server to stall mid-answer")
     stopped_at = time.monotonic()
     turn.stop()
     assert done.event.wait(1.0), "stop took longer than a second"

@@ -20,12 +20,12 @@ from IPython.core.error import UsageError
 
 from gemini_magics.core import events as ev
 from gemini_magics.core.threads import Thread, Turn
-from gemini_magics.emulator import Fault, Reply
+from gemini_magics.emulator import Fault, Reply, StepClock
 from gemini_magics.render.segments import FREEZE_CHARS
 from gemini_magics.widgets.chat import ChatPanel
 from gemini_magics.widgets.messages import StreamingReply
 
-from .support import TEST_KEY, creates, text_of
+from .support import TEST_KEY, creates, text_of, wait_for
 
 ANSWER = "## Generators\n\nA generator *yields* values lazily.\n\n```python\ndef count():\n    yield 1\n```\n"
 
@@ -87,13 +87,6 @@ def shown(panel: ChatPanel) -> str:
 
 def notice(panel: ChatPanel) -> str:
     return "\n".join(text_of(o["data"]) for o in panel.notice.outputs)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def _upload(name: str, content: bytes) -> dict[str, Any]:
@@ -180,13 +173,14 @@ def test_stop_mid_stream_keeps_the_partial_answer_marked_stopped(ip, panels, emu
     emulator.enqueue(Reply.text("Before."))
     stalling = Reply.text("alpha beta gamma delta epsilon zeta", deltas=6, stall_after=4, stall_seconds=30)
     emulator.enqueue(stalling)
+    emulator.clock = StepClock()  # the stall lasts until the test ends
     panel = panels()
     panel.send("First")
     assert panel.wait(10)
     head = ip.magics.threads["default"].head
     panel.send("Second")
     wait_for(lambda: "alpha" in shown(panel))
-    time.sleep(0.2)  # the server is stalling mid-answer now
+    wait_for(lambda: emulator.clock.waiting == 1, 5, "the server to stall mid-answer")
     stopped_at = time.monotonic()
     panel.stop_button.click()
     assert panel.wait(1.0), "Stop took longer than a second"

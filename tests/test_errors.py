@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from gemini_magics.core.errors import GeminiAPIError, GeminiConnectionError, GeminiError
 from gemini_magics.emulator import Fault, Reply
 
-from .support import TEST_KEY, creates
+from .support import TEST_KEY, creates, wait_for
 
 
 def test_missing_key_says_how_to_set_it(bare_shell):
@@ -114,10 +114,8 @@ def test_interrupt_stops_promptly_and_keeps_partial_answer(ip, emulator):
     emulator.enqueue(Reply.text("word " * 100, deltas=100, delay=0.05))
 
     def interrupt_mid_stream() -> None:
-        deadline = time.monotonic() + 20
-        while not emulator.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.5)  # about ten words in
+        words = lambda: max((str(o["data"]).count("word") for o in list(ip.publisher.outputs)), default=0)  # noqa: E731
+        wait_for(lambda: words() >= 5, 20, "a few words to be shown")
         _thread.interrupt_main()
 
     threading.Thread(target=interrupt_mid_stream, daemon=True).start()

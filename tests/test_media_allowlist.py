@@ -8,10 +8,8 @@ import json
 import pytest
 
 from gemini_magics.core.events import MediaDelta
-from gemini_magics.emulator import Emulator, Reply
+from gemini_magics.emulator import Reply
 from gemini_magics.render.media import media_bundle
-
-from .support import TEST_KEY
 
 SCRIPT = base64.b64encode(b"<script>window.__gm_pwned=1</script>").decode()
 SVG = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>').decode()
@@ -49,12 +47,12 @@ def test_audio_and_video_become_players_and_pcm_becomes_wav():
     assert list(media_bundle(MediaDelta("audio", pcm, "audio/x-unknown"))) == ["text/plain"]
 
 
-def test_a_server_sending_html_as_an_image_shows_nothing_of_it(ip):
+def test_a_server_sending_html_as_an_image_shows_nothing_of_it(ip, make_emulator):
     block = {"type": "image", "data": SCRIPT, "mime_type": "text/html"}
-    with Emulator(api_key=TEST_KEY, validate=False) as hostile:  # it sends a type the SDK does not declare
-        hostile.enqueue(Reply([{"type": "model_output", "content": [block]}]))
-        ip.run(f"%config GeminiMagics.base_url = {hostile.base_url!r}")
-        cell = ip.run("%%gemini --image\nA fox")
+    hostile = make_emulator(validate=False)  # it sends a type the SDK does not declare
+    hostile.enqueue(Reply([{"type": "model_output", "content": [block]}]))
+    ip.run(f"%config GeminiMagics.base_url = {hostile.base_url!r}")
+    cell = ip.run("%%gemini --image\nA fox")
     everything = json.dumps([o["data"] for o in cell.outputs])
     carrying_it = {key for o in cell.outputs for key, value in o["data"].items() if SCRIPT in str(value)}
     assert carrying_it == set()

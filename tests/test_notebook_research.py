@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gemini_magics.emulator import Emulator
-
 from .support import TEST_KEY, creates
 from .test_notebooks import NOTEBOOKS, _execute, _text_of
 
 
 @pytest.fixture
-def quick_research_emulator():
-    emu = Emulator(api_key=TEST_KEY, validate=True, research_seconds=2.0).start()
-    try:
-        yield emu
-        assert emu.schema_errors == []
-    finally:
-        emu.stop()
+def quick_research_emulator(make_emulator):
+    return make_emulator(research_seconds=2.0)  # real time: the notebook's text progress ticks
 
 
 @pytest.mark.notebook

@@ -8,11 +8,18 @@ from typing import Any
 import pytest
 
 from gemini_magics.core.errors import GeminiError
-from gemini_magics.emulator import Reply
+from gemini_magics.emulator import Reply, WallClock
 from gemini_magics.emulator.research import research_reply
 from gemini_magics.widgets.chat import ChatPanel
 
 from .support import TEST_KEY, Cell, StrictShell
+
+
+@pytest.fixture
+def emulator_options():
+    """Research runs here play ten times faster than their emulated duration."""
+    return {"clock": WallClock(speed=10)}
+
 
 ECHO = f"API key {TEST_KEY} is over its quota"
 

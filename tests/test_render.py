@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 
 from IPython.core.displaypub import DisplayPublisher
 
-from gemini_magics.emulator import Reply
+from gemini_magics.emulator import Reply, StepClock
 from gemini_magics.render.blocks import BlockSplitter
 from gemini_magics.render.markdown import to_html
 
-from .support import TEST_KEY, html_of, markdown_of
+from .support import TEST_KEY, html_of, markdown_of, wait_for
 
 
 def _split(text: str, step: int = 7) -> BlockSplitter:
@@ -110,6 +112,15 @@ def test_held_back_text_is_shown_while_the_stream_pauses(ip, emulator):
     ip.run("%config GeminiMagics.stream_interval = 0.1")
     # events: created, status, step.start, "one ", "two " — then a 3 s pause before "three"
     emulator.enqueue(Reply.text("one two three", deltas=3, stall_after=5, stall_seconds=3.0))
+    emulator.clock = clock = StepClock()  # the pause ends once the held-back text was shown
+
+    def resume_once_shown() -> None:
+        shown = lambda: any("one two" in str(o["data"].get("text/html")) for o in list(ip.publisher.outputs))  # noqa: E731
+        with contextlib.suppress(AssertionError):  # if never shown, the assertion below says so
+            wait_for(shown, 10, "the held-back text to be shown")
+        clock.advance(3.0)
+
+    threading.Thread(target=resume_once_shown, daemon=True).start()
     cell = ip.run("%gemini count")
     htmls = [o["data"].get("text/html", "") for o in cell.outputs]
     assert any("one two" in h and "three" not in h for h in htmls)  # sent during the pause

@@ -11,11 +11,19 @@ import time
 import pytest
 
 from gemini_magics.core.errors import GeminiTurnIncomplete
+from gemini_magics.emulator import StepClock, WallClock
 from gemini_magics.emulator.research import research_reply
 from gemini_magics.ipython import research as research_magic
 from gemini_magics.widgets.research import ResearchPanel
 
-from .support import TEST_KEY, creates, markdown_of
+from .support import TEST_KEY, creates, markdown_of, wait_for
+
+
+@pytest.fixture
+def emulator_options():
+    """Research durations below are emulated seconds, played ten times faster; a test that steps
+    through a run sets ``emulator.clock = StepClock()``."""
+    return {"clock": WallClock(speed=10)}
 
 
 @pytest.fixture
@@ -38,7 +46,7 @@ def _gets(emulator):
 
 
 def test_blocking_research_prints_short_progress_and_renders_the_report(ip, emulator):
-    emulator.enqueue(research_reply("TPUs vs GPUs", duration=1.5))
+    emulator.enqueue(research_reply("TPUs vs GPUs", duration=15))  # 1.5 s: text progress ticks twice a second
     cell = ip.run("%%gemini --research -o report\nCompare TPUs and GPUs for transformer training.")
     report = ip.user_ns["report"]
     assert report is ip.user_ns["_gemini"] and report.done and report.status == "completed"
@@ -79,16 +87,18 @@ def test_agent_choice(ip, emulator):
 
 
 def test_panel_updates_in_the_background_while_other_cells_run(ip, emulator, panels):
-    emulator.enqueue(research_reply("TPUs", duration=3.0))
+    emulator.clock = clock = StepClock()
+    emulator.enqueue(research_reply("TPUs", duration=60))
     started = time.monotonic()
     ip.run("%%gemini --research -o report\nTPUs")
     assert time.monotonic() - started < 1.0  # the cell returned at once
     report, (panel,) = ip.user_ns["report"], panels
     seen = set()
-    while not report.done and time.monotonic() - started < 20:
-        ip.run("busy = sum(range(20000))")  # other cells keep running
+    for _ in range(6):  # six steps of ten emulated seconds, other cells running in between
+        wait_for(lambda: clock.waiting == 1 or report.done, 10, "the research to take the next step")
+        clock.advance(10)
+        ip.run("busy = sum(range(20000))")
         seen.add((panel.summary.value.split(" · ")[0], round(panel.bar.value, 2)))
-        time.sleep(0.1)
     assert report.wait(5).status == "completed"
     assert len(seen) >= 3, seen  # phase and bar moved while we worked
     assert panel.bar.value == 1.0 and panel.bar.bar_style == "success"
@@ -98,11 +108,10 @@ def test_panel_updates_in_the_background_while_other_cells_run(ip, emulator, pan
 
 
 def test_cancel_button(ip, emulator, panels):
-    emulator.enqueue(research_reply("TPUs", duration=8.0))
+    emulator.enqueue(research_reply("TPUs", duration=80))
     ip.run("%%gemini --research -o report\nTPUs")
     report, (panel,) = ip.user_ns["report"], panels
-    while report.progress.phase == "queued":
-        time.sleep(0.05)
+    wait_for(lambda: report.progress.phase != "queued", 10, "the research to start")
     clicked = time.monotonic()
     panel.cancel_button.click()
     report.wait(5)
@@ -125,7 +134,7 @@ def test_dropped_stream_resumes_from_the_last_event(ip, emulator):
 def test_falls_back_to_polling_when_resuming_keeps_failing(ip, emulator):
     ip.run("%config GeminiMagics.max_resumes = 0")
     ip.run("%config GeminiMagics.research_poll_interval = 0.2")
-    emulator.enqueue(research_reply("TPUs", duration=1.0, drop_after=6))
+    emulator.enqueue(research_reply("TPUs", duration=10, drop_after=6))  # 1 s: several polls
     ip.run("%%gemini --research -o report\nTPUs")
     report = ip.user_ns["report"]
     assert report.polling and report.status == "completed"
@@ -147,11 +156,10 @@ def test_reattach_by_id_renders_the_outcome(ip, emulator):
 
 
 def test_reattach_to_a_running_research_and_cancel_it_by_id(ip, emulator, panels):
-    emulator.enqueue(research_reply("Other", duration=30))
+    emulator.enqueue(research_reply("Other", duration=300))
     ip.run("%%gemini --research -t other -o long\nOther")
     long_run = ip.user_ns["long"]
-    while long_run.interaction_id is None:
-        time.sleep(0.05)
+    wait_for(lambda: long_run.interaction_id is not None, 10, "the research to be created")
     reattached = research_magic.resume(ip.magics, long_run.interaction_id)
     assert not reattached.done and len(panels) == 2
     out = ip.run(f"%gemini research --cancel {long_run.interaction_id}").stdout
@@ -184,16 +192,14 @@ def test_outcomes_are_shown_clearly(ip, emulator, panels, status, message, style
 
 
 def test_interrupting_a_wait_stops_waiting_not_the_research(ip, emulator):
-    emulator.enqueue(research_reply("TPUs", duration=2.0))
+    emulator.clock = clock = StepClock()
+    emulator.enqueue(research_reply("TPUs", duration=20))
 
     def interrupt_once_running() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            run = ip.user_ns.get("report")
-            if run is not None and run.progress.phase != "queued":
-                _thread.interrupt_main()
-                return
-            time.sleep(0.02)
+        wait_for(lambda: clock.waiting == 1, 20, "the research to wait on the clock")
+        clock.advance(5)  # a quarter of the way: running, far from done
+        wait_for(lambda: ip.user_ns["report"].progress.phase != "queued", 20, "the research to run")
+        _thread.interrupt_main()
 
     threading.Thread(target=interrupt_once_running, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
@@ -204,6 +210,7 @@ def test_interrupting_a_wait_stops_waiting_not_the_research(ip, emulator):
     assert "Stopped waiting; the research goes on" in ip.last_stdout
     assert f"%gemini research --resume {rid}" in ip.last_stdout
     assert f"%gemini research --cancel {rid}" in ip.last_stdout
+    clock.advance(15)
     assert report.wait(10).status == "completed"
 
 

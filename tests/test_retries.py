@@ -6,7 +6,6 @@ import _thread
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,14 +19,7 @@ from gemini_magics.core.retry import RetryPolicy, server_wait, try_again_at
 from gemini_magics.emulator import Fault, Reply
 from gemini_magics.emulator.research import research_reply
 
-from .support import creates, html_of
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
+from .support import creates, html_of, wait_for
 
 
 def panel_text(widget: Any) -> str:
@@ -163,12 +155,9 @@ def test_a_kernel_interrupt_ends_a_retry_wait_at_once(ip, emulator):
     emulator.enqueue(Fault.http(429, "rate_limit_exceeded", "Slow down", retry_after=30))
 
     def interrupt_while_waiting() -> None:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if any("retrying in 30 s" in str(o["data"]) for o in list(ip.publisher.outputs)):
-                _thread.interrupt_main()
-                return
-            time.sleep(0.01)
+        shown = lambda: any("retrying in 30 s" in str(o["data"]) for o in list(ip.publisher.outputs))  # noqa: E731
+        wait_for(shown, 20, "the retry wait to be shown")
+        _thread.interrupt_main()
 
     threading.Thread(target=interrupt_while_waiting, daemon=True).start()
     started = time.monotonic()

@@ -10,7 +10,7 @@ from IPython.core.error import UsageError
 
 from gemini_magics.core.research import ResearchRun
 from gemini_magics.core.threads import Thread, Turn
-from gemini_magics.emulator import Reply
+from gemini_magics.emulator import Reply, WallClock
 from gemini_magics.emulator.research import research_reply
 from gemini_magics.render.progress import outcome_message
 from gemini_magics.widgets.chat import RESET_NOTE
@@ -19,6 +19,12 @@ from gemini_magics.widgets.messages import StreamingReply
 from .support import creates, markdown_of
 from .test_chat import notice, panels, shown, wait_for  # noqa: F401 (panels is a fixture)
 from .test_research import panels as research_panels  # noqa: F401 (a fixture)
+
+
+@pytest.fixture
+def emulator_options():
+    """Research runs here play ten times faster than their emulated duration."""
+    return {"clock": WallClock(speed=10)}
 
 
 def _previous(emulator) -> list[str | None]:

@@ -21,7 +21,7 @@ from gemini_magics.core.threads import Thread
 from gemini_magics.emulator import Reply
 from gemini_magics.emulator.research import research_reply
 
-from .support import creates, markdown_of
+from .support import creates, markdown_of, wait_for
 
 TEXT = "".join(f"Sentence number {n}. " for n in range(24))
 THOUGHTS = ["Reading the question. ", "Planning the answer. ", "Checking the numbers. "]
@@ -33,11 +33,7 @@ def _gets(emulator):
 
 
 def _wait(predicate, what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
+    wait_for(predicate, timeout, what)
 
 
 def _assert_exact(result: GeminiResult, text: str = TEXT, thoughts: str = "".join(THOUGHTS)) -> None:

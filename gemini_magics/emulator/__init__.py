@@ -18,9 +18,14 @@ is empty a deterministic offline responder answers (every reply says it is offli
 requests it draws a PNG from the prompt or edits the thread's latest picture, and serves
 URI-delivered images at ``{base_url}/files/<name>.png``. Run it standalone with
 ``python -m gemini_magics.emulator --port 8765``.
+
+Pacing (a reply's ``delay``, stalls, simulated research) runs on the emulator's clock: real time by
+default, ``Emulator(clock=WallClock(speed=20))`` to run faster, or ``Emulator(clock=StepClock())`` to
+move time only with ``emu.clock.advance(seconds)`` (see :mod:`gemini_magics.emulator.clock`).
 """
 
+from .clock import Clock, StepClock, WallClock
 from .script import Fault, Reply
 from .server import Emulator, RecordedRequest
 
-__all__ = ["Emulator", "Fault", "RecordedRequest", "Reply"]
+__all__ = ["Clock", "Emulator", "Fault", "RecordedRequest", "Reply", "StepClock", "WallClock"]

@@ -9,6 +9,7 @@ import argparse
 import sys
 import threading
 
+from .clock import WallClock
 from .server import Emulator
 
 
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--research-seconds", type=float, default=60.0, help="how long a simulated Deep Research run takes"
     )
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="run paced replies and research this many times faster"
+    )
     options = parser.parse_args(argv)
 
     emulator = Emulator(
@@ -33,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         port=options.port,
         prefix=options.prefix,
         research_seconds=options.research_seconds,
+        clock=WallClock(speed=options.speed),
     )
     emulator.log_requests = options.verbose
     emulator.start()

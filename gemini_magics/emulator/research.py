@@ -1,8 +1,9 @@
 """A Deep Research simulation: planning thoughts, searches, pages read, a code run, then a report.
 
 The report carries ``url_citation`` annotations (byte offsets, as the API sends them) and a bar
-chart image. Events are spread evenly over ``duration`` seconds, so a background run shows its
-progress live; tests use a second or two, the offline notebooks about a minute.
+chart image. Events are spread evenly over ``duration`` seconds of the emulator's clock, so a
+background run shows its progress live: the offline notebooks take about a minute of real time; tests
+run it on a :class:`~gemini_magics.emulator.clock.StepClock` or a sped-up wall clock.
 """
 
 from __future__ import annotations
@@ -133,10 +134,13 @@ def research_steps(prompt: str) -> list[Json]:
 def research_reply(
     prompt: str, *, duration: float = 2.0, status: str = "completed", **delivery: Any
 ) -> Reply:
-    """A Deep Research run spread over about ``duration`` seconds; ``status`` picks the outcome."""
+    """A Deep Research run spread over about ``duration`` seconds of the emulator's clock; ``status``
+    picks the outcome."""
     steps = research_steps(prompt)
     if status != "completed":
         steps = steps[: len(steps) // 2]  # it stopped halfway through
-    events_per_text = 12
-    deltas = sum(2 + (events_per_text if s["type"] == "model_output" else 1) for s in steps) + 3
-    return Reply(steps, status, deltas=events_per_text, delay=duration / deltas, **delivery)
+    reply = Reply(steps, status, deltas=12, **delivery)
+    # The run's events are created, status_update, the step events, completed: the last one is due
+    # exactly ``duration`` after the first.
+    reply.delay = duration / (len(reply.step_events()) + 2)
+    return reply

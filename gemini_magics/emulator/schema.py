@@ -2,11 +2,11 @@
 
 The SDK parses server JSON leniently (extra keys kept, unknown variants wrapped in
 ``Unknown*`` objects, unknown enum strings kept as ``UnrecognizedStr``), so a plain
-``model_validate`` proves little. :func:`validate_interaction` and :func:`validate_event`
-validate with the SDK's models and then walk the result, reporting anything the lenient
-parser would have swallowed. The same module knows which models, agents and request fields
-the SDK declares, for the emulator's request checks. The SDK is imported lazily so that
-importing the emulator stays cheap.
+``model_validate`` proves little. :func:`validate_interaction`, :func:`validate_event` and
+:func:`validate_create_request` (what clients send) validate with the SDK's models and then walk
+the result, reporting anything the lenient parser would have swallowed. The same module knows
+which models, agents and request fields the SDK declares, for the emulator's request checks.
+The SDK is imported lazily so that importing the emulator stays cheap.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ _ALLOWED_EXTRAS: dict[str, frozenset[str]] = {
     "FunctionCallStep": frozenset({"signature"}),
     "FunctionResultStep": frozenset({"signature"}),
 }
+# MIME types a client may send beyond the SDK's literals (it accepts any string, and so does the
+# API for common types such as video/quicktime); responses are held to the literals.
+_OPEN_REQUEST_ENUMS = frozenset({"mime_type"})
 _REQUIRED_INTERACTION_KEYS = ("id", "status", "object", "created", "updated", "steps", "usage")
 
 
@@ -48,6 +51,27 @@ def validate_interaction(obj: Json) -> list[str]:
     except pydantic.ValidationError as exc:
         return problems + _describe(label, exc)
     return problems + _walk(model, label)
+
+
+def validate_create_request(body: Json) -> list[str]:
+    """Problems with a create request body, checked as deeply as responses (empty = valid).
+
+    The body is validated with the SDK's own request model (``CreateModelInteraction`` or
+    ``CreateAgentInteraction``: input steps and content blocks, tools, generation_config,
+    response_format, agent_config...) and walked for what its lenient parser would swallow: unknown
+    content or step types, undeclared enum values, undeclared nested fields. Unknown top-level fields
+    are not reported here: :func:`check_create_request` answers them with 400 ``parameter_unknown``.
+    """
+    import pydantic
+    from google.genai import interactions as t
+
+    model = t.CreateAgentInteraction if "agent" in body else t.CreateModelInteraction
+    label = "create request"
+    try:
+        request = model.model_validate(body)
+    except pydantic.ValidationError as exc:
+        return _describe(label, exc)
+    return _walk(request, label, open_enums=_OPEN_REQUEST_ENUMS)
 
 
 def validate_event(obj: Json) -> list[str]:
@@ -236,8 +260,12 @@ def _allowed_extras(cls: type) -> frozenset[str]:
     return allowed
 
 
-def _walk(value: Any, path: str) -> list[str]:
-    """Report lenient-parser fallbacks anywhere in a validated model tree."""
+def _walk(value: Any, path: str, open_enums: frozenset[str] = frozenset()) -> list[str]:
+    """Report lenient-parser fallbacks anywhere in a validated model tree.
+
+    A model that declares no fields (e.g. ``FunctionResultStepResult``) is a free-form object: its
+    keys are not "undeclared". ``open_enums`` names fields whose values may be any string.
+    """
     import pydantic
     from google.genai._gaos.types import UnrecognizedStr
 
@@ -252,7 +280,7 @@ def _walk(value: Any, path: str) -> list[str]:
                 problems.append(f"{where}: not recognised by the SDK ({name}): {raw!r:.200}")
                 continue
             extras = set(node.model_extra or {}) - _allowed_extras(type(node))
-            if extras:
+            if extras and type(node).model_fields:
                 problems.append(f"{where}: undeclared field(s) {sorted(extras)} on {name}")
             # Read __dict__, not attributes: deprecated fields warn on attribute access.
             for field_name in type(node).model_fields:
@@ -260,6 +288,8 @@ def _walk(value: Any, path: str) -> list[str]:
                 if child is not None:
                     pending.append((child, f"{where}.{field_name}"))
         elif isinstance(node, UnrecognizedStr):
+            if where.rsplit(".", 1)[-1] in open_enums:
+                continue
             problems.append(f"{where}: {str(node)!r} is not a value the SDK declares")
         elif isinstance(node, list | tuple):
             pending.extend((item, f"{where}[{i}]") for i, item in enumerate(node))

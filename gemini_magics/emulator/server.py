@@ -6,9 +6,9 @@ import contextlib
 import copy
 import hmac
 import json
+import math
 import re
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import offline
+from .clock import Clock, WallClock
 from .media import FILE_ROUTE, MediaFiles
 from .research import research_reply
 from .script import ApiError, Fault, Json, Reply
@@ -59,10 +60,12 @@ class Emulator:
         port: int = 0,
         prefix: str = "",
         research_seconds: float = 60.0,
+        clock: Clock | None = None,
     ) -> None:
         self.api_key = api_key
         self.validate = validate
         self.research_seconds = research_seconds
+        self.clock: Clock = clock or WallClock()
         self.host = host
         self.port = port
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
@@ -73,7 +76,7 @@ class Emulator:
         self._schema_errors: list[str] = []
         self._stopping = threading.Event()
         self._released = threading.Event()
-        self._store = InteractionStore(self._stopping, self._check_event)
+        self._store = InteractionStore(self._stopping, self._check_event, lambda: self.clock)
         self._files = MediaFiles(lambda: self.base_url)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -99,6 +102,7 @@ class Emulator:
         if server is None:
             return
         self._stopping.set()
+        self.clock.wake()
         self._store.close()
         server.shutdown()
         server.server_close()  # joins the request threads, which the stop flag has woken
@@ -141,6 +145,12 @@ class Emulator:
         with self._lock:
             return list(self._schema_errors)
 
+    def take_schema_errors(self) -> list[str]:
+        """The schema problems seen so far, forgetting them (for a test that provokes them)."""
+        with self._lock:
+            problems, self._schema_errors = self._schema_errors, []
+        return problems
+
     def interaction(self, interaction_id: str) -> Json:
         """The stored interaction (full timeline, with ``input``); KeyError if unknown."""
         try:
@@ -152,16 +162,13 @@ class Emulator:
     def release_stalls(self) -> None:
         """End every stall now, and let later ones pass at once (until :meth:`reset`)."""
         self._released.set()
+        self.clock.wake()
 
     def _stall(self, seconds: float | None) -> bool:
-        """Hold a stream silent for ``seconds`` (None: until released); True if the emulator stops."""
-        deadline = None if seconds is None else time.monotonic() + seconds
-        while not self._released.is_set():
-            remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
-            if remaining <= 0:
-                break
-            if self._stopping.wait(remaining):
-                return True
+        """Hold a stream silent for ``seconds`` on the clock (None: until released); True if the
+        emulator stops."""
+        deadline = math.inf if seconds is None else self.clock.now() + seconds
+        self.clock.wait_until(deadline, self._stopping, self._released)
         return self._stopping.is_set()
 
     def reset(self) -> None:
@@ -193,6 +200,12 @@ class Emulator:
             from .schema import validate_interaction
 
             self._add_schema_errors(validate_interaction(payload))
+
+    def _check_request(self, body: Json) -> None:
+        if self.validate:
+            from .schema import validate_create_request
+
+            self._add_schema_errors(validate_create_request(body))
 
     def _check_event(self, event: Json) -> None:
         if self.validate:
@@ -337,6 +350,7 @@ class _Handler(BaseHTTPRequestHandler):
         from .schema import check_create_request
 
         check_create_request(body)
+        self.emulator._check_request(body)
         parent_id = body.get("previous_interaction_id")
         if parent_id is not None:
             self._store.get(parent_id)

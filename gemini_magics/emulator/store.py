@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .clock import Clock
 from .script import STEP_TYPES, ApiError, Json, Reply
 
 ECHOED_REQUEST_FIELDS = (
@@ -109,8 +110,11 @@ class StoredInteraction:
 class InteractionStore:
     """Thread-safe home of all stored interactions; one condition guards them all."""
 
-    def __init__(self, stopping: threading.Event, on_event: Callable[[Json], None]) -> None:
+    def __init__(
+        self, stopping: threading.Event, on_event: Callable[[Json], None], clock: Callable[[], Clock]
+    ) -> None:
         self._stopping = stopping
+        self._clock = clock
         self._on_event = on_event
         self._cond = threading.Condition()
         self._records: dict[str, StoredInteraction] = {}
@@ -329,8 +333,10 @@ class InteractionStore:
                         return
                     self._publish(record, event)
             return
+        clock = self._clock()
+        start = clock.now()  # each event is due at start + position × delay, on the emulator's clock
         for position, event in enumerate(record.planned):
-            if position and delay > 0 and self._stopping.wait(delay):
+            if position and clock.wait_until(start + position * delay, self._stopping):
                 return
             with self._cond:
                 if self._is_over(record):

@@ -15,9 +15,10 @@ import pytest
 from google import genai
 from google.genai import _interactions as gi
 
-from gemini_magics.emulator import Emulator, Fault, Reply
+from gemini_magics.emulator import Fault, Reply, StepClock
 
 from ..support import TEST_KEY as KEY
+from ..support import wait_for
 
 MODEL = "gemini-3.5-flash"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -27,12 +28,11 @@ PNG = base64.b64decode(
 
 
 def wait_for_status(client: genai.Client, interaction_id: str, wanted: str) -> Any:
-    deadline = time.monotonic() + 5
-    while True:
+    def reached() -> Any:
         interaction = client.interactions.get(interaction_id)
-        if interaction.status == wanted or time.monotonic() > deadline:
-            return interaction
-        time.sleep(0.02)
+        return interaction if interaction.status == wanted else None
+
+    return wait_for(reached, 5, f"interaction {interaction_id} to be {wanted}")
 
 
 # 1 -------------------------------------------------------------------------------------
@@ -61,22 +61,22 @@ def test_01_double_slash_is_collapsed(emulator, make_client):
     assert emulator.requests[-1].path == "/v1beta//interactions"
 
 
-def test_01_path_prefix_is_kept_and_required():
-    with Emulator(api_key=KEY, validate=True, prefix="/gemini/") as emu:
-        assert emu.base_url.endswith("/gemini")
-        client = genai.Client(
-            api_key=KEY,
-            http_options={"base_url": emu.base_url + "/", "retry_options": {"attempts": 1}},
-        )
-        assert client.interactions.create(model=MODEL, input="hi").status == "completed"
-        assert emu.requests[-1].path == "/gemini/v1/interactions"
-        outside = httpx.post(
-            emu.base_url.removesuffix("/gemini") + "/v1/interactions",
-            json={"model": MODEL, "input": "hi"},
-            headers={"x-goog-api-key": KEY},
-        )
-        assert outside.status_code == 404
-        assert emu.schema_errors == []
+def test_01_path_prefix_is_kept_and_required(make_emulator):
+    emu = make_emulator(prefix="/gemini/")
+    assert emu.base_url.endswith("/gemini")
+    client = genai.Client(
+        api_key=KEY,
+        http_options={"base_url": emu.base_url + "/", "retry_options": {"attempts": 1}},
+    )
+    assert client.interactions.create(model=MODEL, input="hi").status == "completed"
+    assert emu.requests[-1].path == "/gemini/v1/interactions"
+    outside = httpx.post(
+        emu.base_url.removesuffix("/gemini") + "/v1/interactions",
+        json={"model": MODEL, "input": "hi"},
+        headers={"x-goog-api-key": KEY},
+    )
+    assert outside.status_code == 404
+    assert emu.schema_errors == []
 
 
 @pytest.mark.parametrize(
@@ -115,12 +115,12 @@ def test_02_key_in_query_parameter_and_missing_key(emulator, raw):
     assert wrong.status_code == 401
 
 
-def test_02_without_a_configured_key_any_non_empty_key_is_accepted():
-    with Emulator() as emu:
-        client = genai.Client(api_key="whatever", http_options={"base_url": emu.base_url})
-        assert client.interactions.create(model=MODEL, input="hi").status == "completed"
-        missing = httpx.post(emu.base_url + "/v1/interactions", json={"model": MODEL, "input": "x"})
-        assert missing.status_code == 401
+def test_02_without_a_configured_key_any_non_empty_key_is_accepted(make_emulator):
+    emu = make_emulator(api_key=None)
+    client = genai.Client(api_key="whatever", http_options={"base_url": emu.base_url})
+    assert client.interactions.create(model=MODEL, input="hi").status == "completed"
+    missing = httpx.post(emu.base_url + "/v1/interactions", json={"model": MODEL, "input": "x"})
+    assert missing.status_code == 401
 
 
 # 3 -------------------------------------------------------------------------------------
@@ -355,6 +355,7 @@ def test_10_background_returns_in_progress_then_completes(emulator, client):
 
 
 def test_10_cancel_a_running_background_interaction(emulator, client):
+    emulator.clock = clock = StepClock()
     emulator.enqueue(Reply.text("x" * 100, deltas=50, delay=0.05))
     created = client.interactions.create(model=MODEL, input="q", background=True)
     cancelled = client.interactions.cancel(created.id)
@@ -363,7 +364,8 @@ def test_10_cancel_a_running_background_interaction(emulator, client):
     log = list(client.interactions.get(created.id, stream=True))
     assert [e.event_type for e in log[-2:]] == ["interaction.status_update", "interaction.completed"]
     assert log[-2].status == "cancelled" and log[-1].interaction.status == "cancelled"
-    time.sleep(0.15)  # the cancelled run must not publish anything more
+    clock.advance(10)  # past the whole run: the cancelled run must not publish anything more
+    wait_for(lambda: clock.waiters == 0, 5, "the cancelled run to stop")
     assert len(list(client.interactions.get(created.id, stream=True))) == len(log)
 
 

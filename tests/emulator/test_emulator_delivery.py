@@ -162,8 +162,8 @@ def test_enqueue_rejects_other_objects(emulator):
         emulator.enqueue("hello")  # type: ignore[arg-type]
 
 
-def test_stop_is_idempotent_and_ends_live_streams():
-    emu = Emulator(api_key=KEY).start()
+def test_stop_is_idempotent_and_ends_live_streams(make_emulator):
+    emu = make_emulator()
     emu.enqueue(Reply.text("x" * 200, deltas=200, delay=0.05))
     client = genai.Client(api_key=KEY, http_options={"base_url": emu.base_url})
     stream = client.interactions.create(model=MODEL, input="q", stream=True)

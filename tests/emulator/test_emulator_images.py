@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 import pytest
-from google import genai
 from google.genai import _interactions as gi
 
-from gemini_magics.emulator import Emulator, Reply
+from gemini_magics.emulator import Reply
 from gemini_magics.emulator.imaging import Picture, output_size
 from gemini_magics.emulator.media import sniff_image
 from gemini_magics.emulator.offline import image_models
@@ -418,21 +417,19 @@ def test_uri_delivery_is_served_by_the_emulator_without_a_key(emulator, client, 
     assert emulator.schema_errors == []
 
 
-def test_streamed_uri_delivery_and_a_path_prefix():
-    with Emulator(api_key="k", validate=True, prefix="/api") as emu:
-        client = genai.Client(
-            api_key="k", http_options={"base_url": emu.base_url, "retry_options": {"attempts": 1}}
+def test_streamed_uri_delivery_and_a_path_prefix(make_emulator, make_client):
+    emu = make_emulator(prefix="/api")
+    client = make_client(base_url=emu.base_url)
+    events = list(
+        client.interactions.create(
+            model=IMAGE_MODEL, input=PROMPT, response_format=image_format(delivery="uri"), stream=True
         )
-        events = list(
-            client.interactions.create(
-                model=IMAGE_MODEL, input=PROMPT, response_format=image_format(delivery="uri"), stream=True
-            )
-        )
-        images = [e.delta for e in events if e.event_type == "step.delta" and e.delta.type == "image"]
-        assert len(images) == 1 and images[0].data is None
-        assert images[0].uri.startswith(emu.base_url + "/files/") and "/api/files/" in images[0].uri
-        assert decode(httpx.get(images[0].uri).content)[0] == (1024, 1024)
-        assert emu.schema_errors == []
+    )
+    images = [e.delta for e in events if e.event_type == "step.delta" and e.delta.type == "image"]
+    assert len(images) == 1 and images[0].data is None
+    assert images[0].uri.startswith(emu.base_url + "/files/") and "/api/files/" in images[0].uri
+    assert decode(httpx.get(images[0].uri).content)[0] == (1024, 1024)
+    assert emu.schema_errors == []
 
 
 # -- request checks -----------------------------------------------------------------------

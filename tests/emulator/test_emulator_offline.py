@@ -11,7 +11,6 @@ import time
 import pytest
 from google import genai
 
-from gemini_magics.emulator import Emulator
 from gemini_magics.emulator.offline import OFFLINE_BANNER, prompt_text
 
 MODEL = "gemini-3.5-flash"
@@ -146,8 +145,8 @@ def test_command_line_server(tmp_path):
         process.stderr.close()
 
 
-def test_offline_emulator_needs_no_configuration():
-    with Emulator() as emu:
-        client = genai.Client(api_key="offline", http_options={"base_url": emu.base_url})
-        reply = client.interactions.create(model=MODEL, input=PROMPT)
-        assert reply.output_text.startswith(OFFLINE_BANNER)
+def test_offline_emulator_needs_no_configuration(make_emulator):
+    emu = make_emulator(api_key=None, validate=False)  # Emulator()'s own defaults, as offline mode uses
+    client = genai.Client(api_key="offline", http_options={"base_url": emu.base_url})
+    reply = client.interactions.create(model=MODEL, input=PROMPT)
+    assert reply.output_text.startswith(OFFLINE_BANNER)

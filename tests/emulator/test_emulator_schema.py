@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from google import genai
 
-from gemini_magics.emulator import Emulator, Reply
+from gemini_magics.emulator import Reply
 from gemini_magics.emulator.schema import validate_event, validate_interaction
 
 GOOD_INTERACTION = {
@@ -127,27 +126,68 @@ def test_event_problems_are_reported(event, complaint):
     assert problems and any(complaint in p for p in problems), problems
 
 
-def test_a_validating_emulator_records_what_it_emitted_wrongly():
+def test_a_validating_emulator_records_what_it_emitted_wrongly(emulator, client):
     bad_block = {"type": "text", "text": "x", "colour": "red"}
     svg = {"type": "image", "data": "PHN2Zy8+", "mime_type": "image/svg+xml"}
-    with Emulator(api_key="k", validate=True) as emu:
-        emu.enqueue(
-            Reply([{"type": "model_output", "content": [bad_block]}]),
-            Reply([{"type": "model_output", "content": [svg]}]),
-        )
-        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
-        client.interactions.create(model="gemini-3.5-flash", input="x")
-        unary_errors = emu.schema_errors
-        list(client.interactions.create(model="gemini-3.5-flash", input="x", stream=True))
-        stream_errors = emu.schema_errors[len(unary_errors) :]
+    emulator.enqueue(
+        Reply([{"type": "model_output", "content": [bad_block]}]),
+        Reply([{"type": "model_output", "content": [svg]}]),
+    )
+    client.interactions.create(model="gemini-3.5-flash", input="x")
+    unary_errors = emulator.schema_errors
+    list(client.interactions.create(model="gemini-3.5-flash", input="x", stream=True))
+    stream_errors = emulator.take_schema_errors()[len(unary_errors) :]
     assert unary_errors and all("colour" in e for e in unary_errors)
     assert stream_errors and all("image/svg+xml" in e for e in stream_errors)
     assert any(e.startswith("step.delta event") for e in stream_errors)
 
 
-def test_a_non_validating_emulator_records_nothing():
-    with Emulator(api_key="k") as emu:
-        emu.enqueue(Reply([{"type": "model_output", "content": [{"type": "text", "text": "x", "c": 1}]}]))
-        client = genai.Client(api_key="k", http_options={"base_url": emu.base_url})
-        client.interactions.create(model="gemini-3.5-flash", input="x")
-        assert emu.schema_errors == []
+def test_a_non_validating_emulator_records_nothing(make_emulator, make_client):
+    emu = make_emulator(validate=False)
+    emu.enqueue(Reply([{"type": "model_output", "content": [{"type": "text", "text": "x", "c": 1}]}]))
+    client = make_client(base_url=emu.base_url)  # held: a collected client closes its connection
+    client.interactions.create(model="gemini-3.5-flash", input="x")
+    assert emu.schema_errors == []
+
+
+# -- requests are checked as deeply as responses ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({"generation_config": {"temperature": "hot"}}, "generation_config.temperature"),
+        ({"generation_config": {"thinking_level": "ultra"}}, "'ultra' is not a value the SDK declares"),
+        ({"generation_config": {"thinking_budget": 5}}, "undeclared field(s) ['thinking_budget']"),
+        (
+            {"input": [{"type": "user_input", "content": [{"type": "imag", "data": "eA=="}]}]},
+            "not recognised by the SDK (UnknownContent)",
+        ),
+        ({"input": [{"type": "user_input", "content": [{"type": "text"}]}]}, "text: Field required"),
+        ({"tools": [{"type": "google_serch"}]}, "request.tools[0]: not recognised by the SDK"),
+    ],
+    ids=["wrong-type", "unknown-enum", "nested-unknown-field", "bad-block", "missing-text", "bad-tool"],
+)
+def test_a_malformed_create_request_is_reported(emulator, raw, body, complaint):
+    request = {"model": "gemini-3.5-flash", "input": "hi", **body}
+    assert raw("POST", "/v1/interactions", json=request).status_code == 200  # answered, and reported
+    problems = emulator.take_schema_errors()  # the fixture would otherwise fail this test
+    # (the interaction echoes generation_config, so its response may be reported too)
+    assert any(p.startswith("create request") and complaint in p for p in problems), problems
+
+
+def test_a_well_formed_request_from_the_sdk_is_not_reported(emulator, client):
+    client.interactions.create(
+        model="gemini-3.5-flash",
+        input=[{"type": "text", "text": "hi"}, {"type": "image", "data": "eA==", "mime_type": "image/png"}],
+        system_instruction="Be terse.",
+        generation_config={"thinking_level": "low", "thinking_summaries": "auto", "max_output_tokens": 64},
+        tools=[{"type": "google_search"}],
+    )
+    assert emulator.schema_errors == []
+
+
+def test_unknown_top_level_fields_still_answer_400(emulator, raw):
+    response = raw("POST", "/v1/interactions", json={"model": "gemini-3.5-flash", "input": "hi", "colour": 1})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "parameter_unknown"
+    assert emulator.schema_errors == []

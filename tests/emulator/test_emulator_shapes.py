@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from google.genai import _interactions as gi
 
-from gemini_magics.emulator import Reply
+from gemini_magics.emulator import Reply, StepClock
+
+from ..support import wait_for
 
 MODEL = "gemini-3.5-flash"
 
@@ -84,15 +85,15 @@ def test_malformed_deltas_are_sent_but_not_logged(emulator, raw):
 
 
 def test_a_stall_without_end_lasts_until_released(emulator, client):
+    emulator.clock = clock = StepClock()
     emulator.enqueue(Reply.text("abcdef", deltas=6, stall_after=4, stall_seconds=None))
     stream = client.interactions.create(model=MODEL, input="q", stream=True)
     got: list = []
     reader = threading.Thread(target=lambda: got.extend(stream), daemon=True)
     reader.start()
-    deadline = time.monotonic() + 10
-    while len(got) < 4 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    reader.join(0.3)
+    wait_for(lambda: len(got) == 4 and clock.waiting == 1, 10, "the stream to stall after 4 events")
+    clock.advance(3600)  # an hour later: still stalled, since only release_stalls ends it
+    wait_for(lambda: clock.waiting == 1, 10)
     assert reader.is_alive() and len(got) == 4  # silent, not ended
     emulator.release_stalls()
     reader.join(10)
