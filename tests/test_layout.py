@@ -104,3 +104,13 @@ def test_importing_every_core_and_render_module_loads_no_front_end():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_cells_terminals_and_panels_share_one_renderer_protocol():
+    from gemini_magics.ipython.display import NotebookRenderer, TextRenderer
+    from gemini_magics.render.protocol import CellRenderer, Renderer
+    from gemini_magics.widgets.messages import StreamingReply
+
+    for renderer in (NotebookRenderer, TextRenderer, StreamingReply):
+        assert issubclass(renderer, Renderer), renderer
+    assert issubclass(NotebookRenderer, CellRenderer) and issubclass(TextRenderer, CellRenderer)

@@ -29,6 +29,7 @@ from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
 from ..core.turns import TurnRunner
+from ..render.protocol import CellRenderer
 from . import commands, usage_errors
 from . import research as research_magic
 from .args import gemini_arguments, parse_line
@@ -277,7 +278,7 @@ class GeminiMagics(Magics):
             return self.session.thread(name)
 
     def _save_images(
-        self, result: GeminiResult, folder: Path, thread: Any, parent: str | None, renderer: Any
+        self, result: GeminiResult, folder: Path, thread: Any, parent: str | None, renderer: CellRenderer
     ) -> UsageError | None:
         """Write the turn's pictures into ``folder`` (made with its parents, like ``mkdir -p``).
 
@@ -306,7 +307,7 @@ class GeminiMagics(Magics):
         renderer.note("Saved " + ", ".join(saved))
         return None
 
-    def _report_outcome(self, result: GeminiResult, renderer: Any) -> None:
+    def _report_outcome(self, result: GeminiResult, renderer: CellRenderer) -> None:
         if result.status == "incomplete":
             renderer.note("The answer stopped early (incomplete); the thread was left as it was.")
         elif result.status != "completed":
@@ -318,7 +319,7 @@ class GeminiMagics(Magics):
             ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
-    def _renderer(self, *, show_thoughts: bool) -> Any:
+    def _renderer(self, *, show_thoughts: bool) -> CellRenderer:
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
         if type(self.ip.display_pub) is DisplayPublisher:

@@ -82,7 +82,7 @@ def notice_output(message: str, hint: str = "") -> dict[str, Any]:
 
 
 class StreamingReply:
-    """A model answer growing in the message list, with bounded work per delta.
+    """A model answer growing in the message list, with bounded work per delta (a ``Renderer``).
 
     Events arrive on the turn's worker thread. Text held back by the throttle is sent by a timer
     soon after, so a stream that pauses (a slow or stalled server) still shows all it has.
@@ -166,10 +166,15 @@ class StreamingReply:
         else:
             self._thought_view.outputs = outputs
 
-    def flush(self) -> None:
-        """Show whatever text has not been shown yet."""
+    def flush(self, *, final: bool = False) -> None:
+        """Show whatever text has not been shown yet (``final``: with its plain-text form too)."""
         with self._lock:
-            self.segments.flush()
+            self.segments.flush(final=final)
+
+    def note(self, message: str) -> None:
+        """A line of the panel's own under the answer (a retry, an offline notice)."""
+        with self._lock:
+            self._append(w.Output(outputs=(_ours(f"<em>{html.escape(message)}</em>", message),)))
 
     def close(self) -> None:
         """The panel is closing: cancel the flush timer and show nothing more."""
