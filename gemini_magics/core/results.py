@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,8 @@ class GeneratedMedia:
         if self.base64_data is None:
             if not (self.uri or "").lower().startswith(("https://", "http://")):
                 raise ValueError(f"only http(s) addresses are fetched, not {self.uri!r}")
+            import urllib.request
+
             with urllib.request.urlopen(self.uri or "", timeout=60) as response:  # noqa: S310 (http(s) only)
                 target.write_bytes(response.read())
         else:

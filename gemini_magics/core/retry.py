@@ -16,9 +16,7 @@ and :class:`AsyncRetryingInteractions` (event loops, where the wait is a cancell
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import email.utils
 import functools
 import logging
 import math
@@ -60,6 +58,8 @@ def server_wait(headers: Any, now: dt.datetime | None = None) -> float | None:
     except ValueError:
         pass
     try:
+        import email.utils  # only for HTTP-date Retry-After values; kept off the load path
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
@@ -198,6 +198,8 @@ class AsyncRetryingInteractions(_Retrying):
                 return await method(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised unless the policy says retry
                 retry = self._announce(exc, attempt)
+            import asyncio
+
             await asyncio.sleep(retry.seconds)
             attempt += 1
 
