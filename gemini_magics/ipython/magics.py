@@ -20,7 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Enum, Float, Int, Unicode, observe
+from traitlets import Dict, Enum, Float, Int, List, Unicode, observe
 
 from ..core import models
 from ..core.client import Connection
@@ -28,6 +28,7 @@ from ..core.errors import GeminiTurnIncomplete, redact
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
+from ..core.tools import Headers, hidden_headers
 from ..core.turns import TurnRunner
 from ..render.protocol import CellRenderer
 from . import commands, usage_errors
@@ -96,6 +97,20 @@ class GeminiMagics(Magics):
         ),
     ).tag(config=True)
 
+    tools = List(
+        Unicode(),
+        help=(
+            "Tools a thread uses until a cell gives --tools: built-in names (search, url, code, maps) "
+            "or names of Python functions in the namespace, e.g. ['search', 'url']."
+        ),
+    ).tag(config=True)
+    mcp_headers = Dict(
+        help=(
+            "HTTP headers for MCP servers added with --mcp NAME=URL, by server name, e.g. "
+            "{'weather': {'Authorization': 'Bearer …'}}. Never printed; values are scrubbed from output."
+        ),
+    ).tag(config=True)
+
     widgets = Enum(
         ["auto", "on", "off"],
         "auto",
@@ -108,6 +123,8 @@ class GeminiMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        if type(self.mcp_headers) is not Headers:
+            self.mcp_headers = hidden_headers(self.mcp_headers)
         self.session = Session(Settings(**{name: getattr(self, name) for name in SETTING_NAMES}))
         self._cell_id: str | None = None
         self._execution = 0  # counts cell executions: the turns of one execution chain
@@ -149,6 +166,9 @@ class GeminiMagics(Magics):
 
     @observe(*SETTING_NAMES)
     def _setting_changed(self, change: dict[str, Any]) -> None:
+        if change["name"] == "mcp_headers" and type(change["new"]) is not Headers:
+            self.mcp_headers = hidden_headers(change["new"])  # comes back here, hidden
+            return
         if hasattr(self, "session"):  # traits set from config arrive before __init__ builds it
             self.session.configure(**{change["name"]: change["new"]})
 
@@ -241,6 +261,8 @@ class GeminiMagics(Magics):
             aspect=args.aspect,
             size=args.size,
             attach=tuple(args.attach or ()),
+            tools=tuple(args.tools) if args.tools else None,
+            mcp=tuple(args.mcp or ()),
         )
 
     def prepare(self, request: TurnRequest) -> PreparedTurn:
