@@ -35,7 +35,7 @@ from .research import ResearchRun, default_agent
 from .results import GeminiResult
 from .retry import RetrySink
 from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
-from .tools import mcp_server, resolve_tools, with_mcp
+from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
 
 NO_KEY = (
@@ -64,7 +64,7 @@ class Settings:
     max_retry_wait: float = 60.0
     research_poll_interval: float = 5.0
     tools: tuple[str, ...] = ()  # default tool names for threads that chose none (GeminiMagics.tools)
-    mcp_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # server name -> headers
+    mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -124,7 +124,7 @@ class Session:
         self.connection = Connection(
             base_url=self.settings.base_url, max_retry_wait=self.settings.max_retry_wait
         )
-        self.connection.other_secrets = _header_secrets(self.settings.mcp_headers)
+        self._hide_headers()
         self.threads = Threads()
         self.turns = TurnRunner(
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
@@ -145,7 +145,12 @@ class Session:
         if "max_retry_wait" in values:
             self.connection.max_retry_wait = values["max_retry_wait"]
         if "mcp_headers" in values:
-            self.connection.other_secrets = _header_secrets(values["mcp_headers"])
+            self._hide_headers()
+
+    def _hide_headers(self) -> None:
+        """MCP headers hide their values in reprs, and are scrubbed from output like the key."""
+        self.settings.mcp_headers = hidden_headers(self.settings.mcp_headers)
+        self.connection.other_secrets = _header_secrets(self.settings.mcp_headers)
 
     # -- checks every front end shares ---------------------------------------------------------
     def require_key(self) -> None:

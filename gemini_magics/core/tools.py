@@ -37,7 +37,7 @@ NOT_CONFIGURABLE = {
 _MCP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,62}")
 
 
-class Headers(dict[str, str]):
+class Headers(dict[str, Any]):
     """HTTP headers for an MCP server; the values never appear in a ``repr``."""
 
     def __repr__(self) -> str:
@@ -52,7 +52,7 @@ def hidden_headers(by_server: Mapping[str, Mapping[str, str]] | None) -> Headers
     for server, headers in (by_server or {}).items():
         if not isinstance(headers, Mapping):
             raise InputError(f"GeminiMagics.mcp_headers[{server!r}] must be a dict of header names to values")
-        hidden[str(server)] = Headers({str(k): str(v) for k, v in headers.items()})  # type: ignore[assignment]
+        hidden[str(server)] = Headers({str(k): str(v) for k, v in headers.items()})
     return hidden
 
 

@@ -20,11 +20,11 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Dict, Enum, Float, Int, List, Unicode, observe
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe, validate
 
 from ..core import models
 from ..core.client import Connection
-from ..core.errors import GeminiTurnIncomplete, redact
+from ..core.errors import GeminiTurnIncomplete, InputError, redact
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
@@ -123,8 +123,6 @@ class GeminiMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        if type(self.mcp_headers) is not Headers:
-            self.mcp_headers = hidden_headers(self.mcp_headers)
         self.session = Session(Settings(**{name: getattr(self, name) for name in SETTING_NAMES}))
         self._cell_id: str | None = None
         self._execution = 0  # counts cell executions: the turns of one execution chain
@@ -164,11 +162,16 @@ class GeminiMagics(Magics):
                 self.shell.input_transformer_manager.line_transforms.remove(route_questions_to_the_magic)
         self.session.close()
 
+    @validate("mcp_headers")
+    def _hide_headers(self, proposal: dict[str, Any]) -> Headers:
+        """Kept in a mapping whose repr hides the values (``%config GeminiMagics`` prints reprs)."""
+        try:
+            return hidden_headers(proposal["value"])
+        except InputError as exc:
+            raise TraitError(str(exc)) from None
+
     @observe(*SETTING_NAMES)
     def _setting_changed(self, change: dict[str, Any]) -> None:
-        if change["name"] == "mcp_headers" and type(change["new"]) is not Headers:
-            self.mcp_headers = hidden_headers(change["new"])  # comes back here, hidden
-            return
         if hasattr(self, "session"):  # traits set from config arrive before __init__ builds it
             self.session.configure(**{change["name"]: change["new"]})
 
