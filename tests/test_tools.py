@@ -266,6 +266,15 @@ def test_tool_mistakes_are_one_line_usage_errors(ip, emulator, line, message):
     assert creates(emulator) == []
 
 
+def test_line_magic_takes_the_prompt_before_tools(ip, emulator):
+    emulator.enqueue(Reply.text("ok"))
+    with pytest.raises(UsageError, match="write the prompt first: %gemini PROMPT --tools NAME"):
+        ip.run("%gemini --tools search What is new?")
+    ip.run("%gemini What is new? --tools search")
+    assert creates(emulator)[0].body["input"] == "What is new?"
+    assert creates(emulator)[0].body["tools"] == [{"type": "google_search"}]
+
+
 def test_tools_are_a_thread_setting(ip, emulator):
     emulator.enqueue(*(Reply.text("ok") for _ in range(7)))
     ip.run("%config GeminiMagics.tools = ['code']")

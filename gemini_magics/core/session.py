@@ -201,6 +201,12 @@ class Session:
                     "empty prompt: --attach takes every word after it, so write the prompt first: "
                     "%gemini PROMPT --attach NAME"
                 )
+            if request.origin == "line" and (request.tools or request.mcp):
+                flag = "--tools NAME" if request.tools else "--mcp NAME=URL"
+                raise InputError(
+                    f"empty prompt: {flag.split()[0]} takes every word after it, so write the prompt "
+                    f"first: %gemini PROMPT {flag}"
+                )
             raise InputError(EMPTY_PROMPT.get(request.origin, EMPTY_PROMPT["panel"]))
         return prompt
 

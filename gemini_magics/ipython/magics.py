@@ -223,6 +223,11 @@ class GeminiMagics(Magics):
         and are sent on its later turns (cells and chat panels) until changed: ``-s ''`` or
         ``--temperature default`` clears one; ``--new`` and ``%gemini reset`` clear them all.
 
+        Tools: ``%%gemini --tools search url`` grounds the answer in Google Search and pages it reads
+        (also ``code``, ``maps``; ``--mcp NAME=URL`` adds an MCP server). Each tool step is shown as a
+        line, citations become numbered links with a sources list, and ``_gemini.tool_calls`` and
+        ``_gemini.sources`` hold them. Tools stay with the thread; ``--tools none`` turns them off.
+
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
 
