@@ -70,6 +70,7 @@ class Connection:
         self.timeout_s = timeout_s
         self.max_retry_wait = max_retry_wait
         self._login_key: str | None = None
+        self.other_secrets: tuple[str, ...] = ()  # e.g. MCP header values: scrubbed like the key
         self._emulator: Emulator | None = None
         self._client: genai.Client | None = None
         self._client_settings: tuple[Any, ...] | None = None
@@ -96,7 +97,8 @@ class Connection:
 
     def secrets(self) -> list[str]:
         """Every key this kernel might send: typed in with `%gemini login`, or from the environment."""
-        return [self._login_key or "", *(os.environ.get(name, "") for name in KEY_VARIABLES)]
+        keys = [self._login_key or "", *(os.environ.get(name, "") for name in KEY_VARIABLES)]
+        return [*keys, *self.other_secrets]
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets())

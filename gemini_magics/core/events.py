@@ -69,7 +69,15 @@ class ToolActivity:
 
 @dataclass(frozen=True)
 class Citation:
+    """Annotations (citations) of one text block, whose offsets are UTF-8 bytes into that block.
+
+    ``offset`` is where the block starts in the turn's answer text (all ``TextDelta`` s joined), in
+    characters, and ``length`` its length then, so renderers can place markers in text already shown.
+    """
+
     annotations: list[dict[str, Any]]
+    offset: int | None = None
+    length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +155,8 @@ class StepLog:
     def start(self, index: int, step: dict[str, Any]) -> None:
         self.steps[index] = dict(step)
 
-    def add_text(self, index: int, text: str) -> None:
+    def add_text(self, index: int, text: str, at: int = 0) -> None:
+        """Add text to the step's last text block, or start one at answer position ``at``."""
         content = self.steps.setdefault(index, {"type": "model_output"}).setdefault("content", [])
         if (
             content
@@ -157,7 +166,15 @@ class StepLog:
         ):
             content[-1]["_parts"].append(text)
         else:
-            content.append({"type": "text", "_parts": [text]})
+            content.append({"type": "text", "_parts": [text], "_at": at})
+
+    def text_block(self, index: int) -> tuple[int, int] | None:
+        """Where the step's last text block starts in the answer, and its length so far."""
+        content = self.steps.get(index, {}).get("content") or []
+        texts = [block for block in content if block.get("type") == "text" and "_parts" in block]
+        if not texts:
+            return None
+        return texts[-1].get("_at", 0), sum(map(len, texts[-1]["_parts"]))
 
     def add_annotations(self, index: int, annotations: list[dict[str, Any]]) -> None:
         """Citations follow their block's text, so text after them starts a new block."""
@@ -204,7 +221,9 @@ def _settled(block: dict[str, Any]) -> dict[str, Any]:
     if "_parts" not in block:
         return dict(block)
     settled = {"type": block.get("type", "text"), "text": "".join(block["_parts"])}
-    settled.update((k, list(v) if k == "annotations" else v) for k, v in block.items() if k != "_parts")
+    settled.update(
+        (k, list(v) if k == "annotations" else v) for k, v in block.items() if k not in ("_parts", "_at")
+    )
     return settled
 
 
@@ -237,6 +256,7 @@ class StreamNormaliser:
         self.terminal = False
         self.progress = 0
         self.log = StepLog()
+        self.text_chars = 0  # characters of answer text yielded so far (where citations are placed)
         self._announced = False
         self._status: str | None = None
         self._seen: dict[str, tuple[int, int] | None] = {}  # event id -> (step, position) or None
@@ -339,17 +359,26 @@ class StreamNormaliser:
             self.log.start(at, step)
             if kind != "user_input":
                 yield ToolActivity(kind or "unknown", step, "start", at)
+                yield from result_media(step)
+
+    def _text(self, at: int, text: str) -> TextDelta:
+        self.log.add_text(at, text, self.text_chars)
+        self.text_chars += len(text)
+        return TextDelta(text)
+
+    def _citation(self, at: int, annotations: list[dict[str, Any]]) -> Citation:
+        block = self.log.text_block(at)
+        self.log.add_annotations(at, annotations)
+        return Citation(annotations, *(block or (None, None)))
 
     def _content_block(self, at: int, block: dict[str, Any]) -> Iterator[Event]:
         kind = block.get("type")
         if kind == "text":
             text = block.get("text")
             if isinstance(text, str) and text:
-                self.log.add_text(at, text)
-                yield TextDelta(text)
+                yield self._text(at, text)
             if block.get("annotations"):
-                self.log.add_annotations(at, block["annotations"])
-                yield Citation(block["annotations"])
+                yield self._citation(at, block["annotations"])
         elif kind in MEDIA_KINDS:
             self.log.add_block(at, dict(block))
             yield media_of(block)
@@ -395,8 +424,7 @@ class StreamNormaliser:
         if kind == "text":
             text = getattr(delta, "text", None)
             if isinstance(text, str) and text:  # a null or empty text is nothing
-                self.log.add_text(index, text)
-                yield TextDelta(text)
+                yield self._text(index, text)
         elif kind == "thought_summary":
             content = _dump(getattr(delta, "content", None)) or {}
             if not content:
@@ -417,8 +445,7 @@ class StreamNormaliser:
         elif kind == "text_annotation_delta":
             annotations = [_dump(a) for a in (getattr(delta, "annotations", None) or [])]
             if annotations:
-                self.log.add_annotations(index, annotations)
-                yield Citation(annotations)
+                yield self._citation(index, annotations)
         elif kind == "arguments_delta":
             self.log.add_arguments(index, getattr(delta, "arguments", None) or "")
         elif kind in (None, "UNKNOWN") or type(delta).__name__.startswith("Unknown"):
@@ -427,6 +454,16 @@ class StreamNormaliser:
             fields = {k: v for k, v in (_dump(delta) or {}).items() if k != "type"}
             self.log.merge(index, fields)
             yield ToolActivity(str(kind), fields, "delta", index)
+            yield from result_media(fields)
+
+
+def result_media(step: dict[str, Any]) -> Iterator[MediaDelta]:
+    """Pictures (and sound, video) inside a tool's result, e.g. a chart a code run drew."""
+    result = step.get("result")
+    if isinstance(result, list):
+        for block in result:
+            if isinstance(block, dict) and block.get("type") in MEDIA_KINDS:
+                yield media_of(block)
 
 
 def stall_options(stall_timeout: float | None) -> dict[str, Any]:
@@ -705,7 +742,8 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
     """Normalised events for a unary ``Interaction`` (``--no-stream``)."""
     yield Started(interaction.id)
     steps = [_dump(step) for step in (interaction.steps or [])]
-    for step in steps:
+    chars = 0
+    for index, step in enumerate(steps):
         kind = step.get("type")
         if kind == "thought":
             for block in step.get("summary") or []:
@@ -714,14 +752,17 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
         elif kind == "model_output":
             for block in step.get("content") or []:
                 if block.get("type") == "text":
-                    if block.get("text"):
-                        yield TextDelta(block["text"])
+                    text = block.get("text") or ""
+                    if text:
+                        yield TextDelta(text)
                     if block.get("annotations"):
-                        yield Citation(block["annotations"])
+                        yield Citation(block["annotations"], chars, len(text))
+                    chars += len(text)
                 elif block.get("type") in MEDIA_KINDS:
                     yield media_of(block)
         elif kind != "user_input":
-            yield ToolActivity(str(kind), step)
+            yield ToolActivity(str(kind), step, "start", index)
+            yield from result_media(step)
     yield Finished(
         interaction_id=interaction.id,
         status=str(interaction.status),

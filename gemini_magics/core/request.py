@@ -24,6 +24,7 @@ class TurnOptions:
     image_output: dict[str, Any] | None = None
     agent: str | None = None
     agent_config: dict[str, Any] | None = None
+    tools: tuple[dict[str, Any], ...] = ()  # resolved by core/tools.py
     # what the thread's settings become when this turn joins it (None: those of the turn it continues)
     settings: ThreadSettings | None = None
 
@@ -60,6 +61,12 @@ def build_request(options: TurnOptions) -> dict[str, Any]:
         request["previous_interaction_id"] = options.previous_interaction_id
     if options.system:
         request["system_instruction"] = options.system
+    if options.tools:
+        # plain dicts on the wire (MCP headers travel in a Headers mapping that hides them in reprs)
+        request["tools"] = [
+            {**tool, "headers": dict(tool["headers"])} if "headers" in tool else dict(tool)
+            for tool in options.tools
+        ]
     config: dict[str, Any] = {}
     if options.thinking:
         config["thinking_level"] = options.thinking

@@ -65,6 +65,120 @@ class GeneratedImage(GeneratedMedia):
         return Image.open(io.BytesIO(self.data))
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool step of a turn: a search, a page read, a code run, a Maps lookup, an MCP or function call.
+
+    ``name`` is the tool (``google_search``, ``url_context``, ``code_execution``, ``google_maps``, the
+    MCP tool's or the function's name); ``status`` is ``completed``, ``error`` or ``no result``.
+    """
+
+    name: str
+    arguments: Any
+    result: Any = None
+    status: str = "no result"
+    kind: str = ""  # the step family: google_search, url_context, code_execution, mcp_server_tool, ...
+    id: str | None = None
+    server: str | None = None  # the MCP server, for MCP tool calls
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source the answer cites: its title and address (``url`` is None for a file without one)."""
+
+    title: str
+    url: str | None
+    kind: str = "url_citation"
+
+    @property
+    def key(self) -> str:
+        return self.url or self.title
+
+
+def source_of(annotation: dict[str, Any]) -> Source | None:
+    """The source an annotation cites (url, place and file citations); None for other annotations."""
+    kind = annotation.get("type")
+    if kind == "url_citation" and annotation.get("url"):
+        url = str(annotation["url"])
+        return Source(str(annotation.get("title") or url), url, kind)
+    if kind == "place_citation" and (annotation.get("url") or annotation.get("name")):
+        place = annotation.get("url")
+        return Source(str(annotation.get("name") or place), str(place) if place else None, kind)
+    if kind == "file_citation":
+        uri = annotation.get("document_uri")
+        title = annotation.get("file_name") or annotation.get("source") or uri
+        if not title:
+            return None
+        if annotation.get("page_number") is not None:
+            title = f"{title}, p. {annotation['page_number']}"
+        is_web = isinstance(uri, str) and uri.lower().startswith(("https://", "http://"))
+        return Source(str(title), uri if is_web else None, kind)
+    return None
+
+
+def answer_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps this turn generated: those after the last user input."""
+    last_input = max((i for i, s in enumerate(steps) if s.get("type") == "user_input"), default=-1)
+    return steps[last_input + 1 :]
+
+
+def sources_of(steps: list[dict[str, Any]]) -> list[Source]:
+    """Every source the answer cites, once, in order of first citation (the numbering shown)."""
+    seen: dict[str, Source] = {}
+    for step in answer_steps(steps):
+        if step.get("type") != "model_output":
+            continue
+        for block in step.get("content") or []:
+            for annotation in block.get("annotations") or [] if block.get("type") == "text" else []:
+                source = source_of(annotation)
+                if source is not None and source.key not in seen:
+                    seen[source.key] = source
+    return list(seen.values())
+
+
+def _family(kind: str) -> str:
+    if kind in ("function_call", "function_result"):
+        return "function"
+    return kind.removesuffix("_call").removesuffix("_result")
+
+
+def tool_calls_of(steps: list[dict[str, Any]]) -> list[ToolCall]:
+    """The tool steps of a turn, each call paired with its result (by ``call_id``), in call order."""
+    calls: list[dict[str, Any]] = []
+    results: dict[str, dict[str, Any]] = {}
+    for step in answer_steps(steps):
+        kind = str(step.get("type", ""))
+        if kind.endswith("_call"):
+            calls.append(step)
+        elif kind.endswith("_result"):
+            results[str(step.get("call_id", ""))] = step
+    out = []
+    for call in calls:
+        kind = _family(str(call["type"]))
+        result = results.pop(str(call.get("id", "")), None)
+        name = call.get("name") if kind in ("function", "mcp_server_tool") else kind
+        status = "no result"
+        if result is not None:
+            status = "error" if result.get("is_error") else "completed"
+        out.append(
+            ToolCall(
+                str(name or kind),
+                call.get("arguments"),
+                None if result is None else result.get("result"),
+                status,
+                kind,
+                call.get("id"),
+                call.get("server_name"),
+            )
+        )
+    for call_id, result in results.items():  # a result whose call is not in this turn
+        kind = _family(str(result["type"]))
+        status = "error" if result.get("is_error") else "completed"
+        name = result.get("name") or kind
+        out.append(ToolCall(str(name), None, result.get("result"), status, kind, call_id or None))
+    return out
+
+
 @dataclass
 class GeminiResult:
     """One turn's outcome: the answer text, thoughts, ids, usage and the steps timeline."""
@@ -82,6 +196,16 @@ class GeminiResult:
     audio: list[GeneratedMedia] = field(default_factory=list)
     videos: list[GeneratedMedia] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The turn's tool steps (name, arguments, result, status), read from ``steps``."""
+        return tool_calls_of(self.steps)
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources the answer cites (title, URL), numbered as shown, read from ``steps``."""
+        return sources_of(self.steps)
 
     def __str__(self) -> str:
         return self.text

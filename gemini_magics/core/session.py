@@ -34,7 +34,8 @@ from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
 from .results import GeminiResult
 from .retry import RetrySink
-from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, Turn, name_problem
+from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
+from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
 
 NO_KEY = (
@@ -62,6 +63,8 @@ class Settings:
     max_resumes: int = 3
     max_retry_wait: float = 60.0
     research_poll_interval: float = 5.0
+    tools: tuple[str, ...] = ()  # default tool names for threads that chose none (GeminiMagics.tools)
+    mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -92,6 +95,10 @@ class TurnRequest:
     attach: tuple[str, ...] = ()  # names of values in the namespace
     files: Mapping[str, Any] = field(default_factory=dict)  # values given directly (a panel's uploads)
     agent: str | None = None  # a background agent (Deep Research) instead of a model
+    # tool names (core/tools.py) for the thread from now on: None keeps them, ("none",) turns them
+    # off, ("default",) goes back to GeminiMagics.tools; callables may be given directly (a panel)
+    tools: tuple[Any, ...] | None = None
+    mcp: tuple[str, ...] = ()  # NAME=URL: remote MCP servers added to the thread's tools
 
 
 @dataclass
@@ -117,6 +124,7 @@ class Session:
         self.connection = Connection(
             base_url=self.settings.base_url, max_retry_wait=self.settings.max_retry_wait
         )
+        self._hide_headers()
         self.threads = Threads()
         self.turns = TurnRunner(
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
@@ -136,6 +144,13 @@ class Session:
             self.connection.base_url = values["base_url"]
         if "max_retry_wait" in values:
             self.connection.max_retry_wait = values["max_retry_wait"]
+        if "mcp_headers" in values:
+            self._hide_headers()
+
+    def _hide_headers(self) -> None:
+        """MCP headers hide their values in reprs, and are scrubbed from output like the key."""
+        self.settings.mcp_headers = hidden_headers(self.settings.mcp_headers)
+        self.connection.other_secrets = _header_secrets(self.settings.mcp_headers)
 
     # -- checks every front end shares ---------------------------------------------------------
     def require_key(self) -> None:
@@ -185,6 +200,12 @@ class Session:
                 raise InputError(
                     "empty prompt: --attach takes every word after it, so write the prompt first: "
                     "%gemini PROMPT --attach NAME"
+                )
+            if request.origin == "line" and (request.tools or request.mcp):
+                flag = "--tools NAME" if request.tools else "--mcp NAME=URL"
+                raise InputError(
+                    f"empty prompt: {flag.split()[0]} takes every word after it, so write the prompt "
+                    f"first: %gemini PROMPT {flag}"
                 )
             raise InputError(EMPTY_PROMPT.get(request.origin, EMPTY_PROMPT["panel"]))
         return prompt
@@ -238,12 +259,15 @@ class Session:
             thread.reset()
         cell_id, execution = cell
         slot = thread.slot(cell_id, execution if cell_id else None)
-        settings = thread.settings_after(slot.parent_id).updated(
+        before = thread.settings_after(slot.parent_id)
+        settings = before.updated(
             system=self.fill(request.system, namespace) if request.system else request.system,
             thinking=request.thinking,
             temperature=request.temperature,
             max_output_tokens=request.max_output_tokens,
+            tools=self._tools(request, before, namespace),
         )
+        tools = self.default_tools(namespace) if settings.tools is None else settings.tools
         notes: list[str] = []
         if request.agent is not None:
             options = TurnOptions(
@@ -270,6 +294,7 @@ class Session:
                 attachments=tuple(blocks),
                 image_output=image_output,
                 settings=settings,
+                tools=tools,
             )
             model_name = model
         if self.connection.offline:
@@ -277,6 +302,34 @@ class Session:
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
         return PreparedTurn(options, result, thread, slot, notes)
+
+    def _tools(
+        self, request: TurnRequest, before: ThreadSettings, namespace: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], ...] | str | None:
+        """The thread's tools after this turn: None keeps them, DEFAULT goes back to the trait's."""
+        given = request.tools
+        back_to_defaults = given is not None and [str(n).strip().lower() for n in given] == [DEFAULT]
+        if not request.mcp:
+            if back_to_defaults:
+                return DEFAULT
+            return None if given is None else tuple(resolve_tools(given, namespace))
+        servers = [mcp_server(spec, self.settings.mcp_headers) for spec in request.mcp]
+        if given is not None and not back_to_defaults:
+            current: Any = resolve_tools(given, namespace)
+        elif before.tools is not None and not back_to_defaults:
+            current = before.tools
+        else:
+            current = self.default_tools(namespace)
+        return tuple(with_mcp(current, servers))
+
+    def default_tools(self, namespace: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], ...]:
+        """The tools of a thread that chose none: ``GeminiMagics.tools``."""
+        if not self.settings.tools:
+            return ()
+        try:
+            return tuple(resolve_tools(self.settings.tools, namespace))
+        except InputError as exc:
+            raise InputError(f"GeminiMagics.tools: {exc}") from None
 
     def _model_and_images(
         self, request: TurnRequest, parent: Turn | None, notes: list[str]
@@ -528,6 +581,16 @@ def check_settings(request: TurnRequest) -> None:
     tokens = request.max_output_tokens
     if tokens is not None and tokens != DEFAULT and (not isinstance(tokens, int) or tokens <= 0):
         raise InputError(f"--max-output-tokens must be a positive number of tokens, not {tokens}")
+
+
+def _header_secrets(headers: Mapping[str, Mapping[str, str]]) -> tuple[str, ...]:
+    """MCP header values long enough to be credentials: scrubbed from everything shown, like the key."""
+    return tuple(
+        str(value)
+        for server in (headers or {}).values()
+        for value in (server or {}).values()
+        if len(str(value)) >= 8
+    )
 
 
 def _in_range(temperature: Any) -> bool:

@@ -46,7 +46,8 @@ class ThreadSettings:
     thinking: str | None = None
     temperature: float | None = None
     max_output_tokens: int | None = None
-    tools: tuple[dict[str, Any], ...] = ()  # reserved for --tools: the tools a thread may call
+    # the tools every turn is sent with (core/tools.py); None: GeminiMagics.tools, () : none at all
+    tools: tuple[dict[str, Any], ...] | None = None
 
     def updated(self, **given: Any) -> ThreadSettings:
         """These settings with the given ones changed; ``None`` leaves one as it is, ``DEFAULT``
@@ -70,8 +71,10 @@ class ThreadSettings:
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name.replace('_', '-')} {value}")
-        if self.tools:
-            parts.append("tools " + ", ".join(str(t.get("type", "?")) for t in self.tools))
+        if self.tools is not None:
+            from .tools import describe
+
+            parts.append("tools " + (describe(self.tools) or "none"))
         return " · ".join(parts) if parts else "model defaults"
 
     def __bool__(self) -> bool:

@@ -25,6 +25,7 @@ from .imaging import edit_picture, output_size, render_scene
 from .media import MediaFiles, describe_block, last_turn_had_image, latest_picture, media_blocks
 from .script import Json, Reply
 from .store import input_steps
+from .tools import tool_steps
 
 OFFLINE_BANNER = "*Offline emulator — this reply was generated locally, not by Gemini.*"
 OFFLINE_DELTAS = 40
@@ -57,7 +58,10 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
         steps.append(thought)
     wanted = image_request(request, history)
     if wanted is None:
-        content: list[Json] = [{"type": "text", "text": _markdown(request, prompt, turn, inputs)}]
+        tools, cited = tool_steps(request, prompt)
+        steps.extend(tools)
+        content: list[Json] = [] if cited is None else [cited]
+        content.append({"type": "text", "text": _markdown(request, prompt, turn, inputs)})
         deltas = OFFLINE_DELTAS
     else:
         # The latest picture of the thread or the input (the input's come last) gets edited.

@@ -321,6 +321,9 @@ def _split_step(step: Json, deltas: int) -> tuple[Json, list[Json]]:
         fragments = split_text(json.dumps(step["arguments"]), deltas)
         return start, [{"type": "arguments_delta", "arguments": part} for part in fragments]
     payload_keys = _TOOL_DELTA_FIELDS.get(kind, ())
+    if kind == "code_execution_result" and not isinstance(step.get("result"), str):
+        # the delta carries text only: content blocks (a chart the code drew) come in step.start
+        payload_keys = tuple(key for key in payload_keys if key != "result")
     start = {key: value for key, value in step.items() if key not in payload_keys}
     payload = {key: step[key] for key in payload_keys if key in step}
     return start, [{"type": kind, **payload}] if payload else []

@@ -71,6 +71,19 @@ ARGUMENTS: tuple[argument, ...] = (
         metavar="NAME",
         help="Send these variables too: figures, PIL images, image arrays, bytes, file paths.",
     ),
+    argument(
+        "--tools",
+        nargs="+",
+        metavar="NAME",
+        help="Tools for this thread from now on: search, url, code, maps, or the name of a Python "
+        "function; 'none' turns them off, 'default' goes back to GeminiMagics.tools.",
+    ),
+    argument(
+        "--mcp",
+        nargs="+",
+        metavar="NAME=URL",
+        help="Add a remote MCP server to the thread's tools (headers: GeminiMagics.mcp_headers[NAME]).",
+    ),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),

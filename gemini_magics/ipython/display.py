@@ -17,9 +17,11 @@ from typing import Any, TextIO
 from IPython.display import display, update_display
 
 from ..core import events as ev
-from ..render.markdown import disclosure, note_html
+from ..render.markdown import disclosure, markdown_bundle, note_html
 from ..render.media import media_bundle
+from ..render.report import AnswerCitations, insert_marks
 from ..render.segments import SegmentedMarkdown, _unchanged
+from ..render.tools import ToolLine, ToolTimeline
 
 HTML = "text/html"
 _TERMINAL_CONTROLS = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
@@ -72,6 +74,11 @@ class NotebookRenderer:
         self._thought_display: _Display | None = None
         self._thoughts_sent_at = 0.0
         self._retry_note: _Display | None = None
+        self._segment_displays: list[_Display] = []
+        self.tools = ToolTimeline()
+        self._tool_displays: dict[int, tuple[_Display, str]] = {}
+        self.citations = AnswerCitations()
+        self._cited = False
         if show_thoughts:  # reserved above the answer; stays empty when no thoughts arrive
             self._thought_display = _Display({HTML: "", "text/plain": ""})
 
@@ -86,6 +93,12 @@ class NotebookRenderer:
             elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
                 display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+            elif isinstance(event, ev.ToolActivity):
+                line = self.tools.feed(event)
+                if line is not None:
+                    self._show_tool(line)
+            elif isinstance(event, ev.Citation):
+                self.citations.add(event)
             elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
                 bundle = {HTML: note_html(event.note), "text/plain": event.note}
                 if self._retry_note is None:
@@ -96,8 +109,37 @@ class NotebookRenderer:
     def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
         if new_segment or self._tail is None:
             self._tail = _Display(bundle)
+            self._segment_displays.append(self._tail)
         else:
             self._tail.update(bundle)
+
+    def _show_tool(self, line: ToolLine) -> None:
+        """One line per tool call, where the answer has got to; updated in place as it completes."""
+        bundle = {HTML: line.html(), "text/plain": self.scrub(line.plain())}
+        bundle[HTML] = self.scrub(bundle[HTML])
+        shown = self._tool_displays.get(line.key)
+        if shown is None:
+            self.segments.break_segment()
+            self._tool_displays[line.key] = (
+                _Display(bundle, {"gemini_magics": {"tool": line.kind}}),
+                bundle[HTML],
+            )
+        elif shown[1] != bundle[HTML]:
+            shown[0].update(bundle, {"gemini_magics": {"tool": line.kind}})
+            self._tool_displays[line.key] = (shown[0], bundle[HTML])
+
+    def _show_citations(self) -> None:
+        """Numbered links in the text already shown, then the sources list (once, at the end)."""
+        if not self.citations or self._cited:
+            return
+        self._cited = True
+        marks, sources = self.citations.place(self.segments.text)
+        for (start, text), shown in zip(self.segments.published(), self._segment_displays, strict=False):
+            marked = insert_marks(text, marks, start)
+            if marked != text:
+                shown.update(markdown_bundle(self.scrub(marked)))
+        if sources:
+            display(markdown_bundle(self.scrub(sources.lstrip("\n"))), raw=True)
 
     def _flush_later(self) -> None:
         if self._timer is None:
@@ -139,6 +181,7 @@ class NotebookRenderer:
             self.segments.flush(final=final)
             if final:
                 self._show_thoughts(final=True)
+                self._show_citations()
 
     def footer(self, info: dict[str, Any]) -> None:
         parts = [str(info[k]) for k in ("model", "thread") if info.get(k)]
@@ -183,6 +226,9 @@ class TextRenderer:
         self.holdback = holdback
         self._pending = ""
         self._ends_with_newline = True
+        self.tools = ToolTimeline()
+        self._tool_lines: dict[int, int] = {}  # line key -> text lines already printed
+        self.citations = AnswerCitations()
 
     def _clean(self, text: str) -> str:
         return self.scrub(text.translate(_TERMINAL_CONTROLS))
@@ -206,9 +252,29 @@ class TextRenderer:
             self._write(self._pending)
             self._pending = ""
             self._write(f"\n{media_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.ToolActivity):
+            line = self.tools.feed(event)
+            if line is not None and line.ready:
+                self._print_tool(line)
+        elif isinstance(event, ev.Citation):
+            self.citations.add(event)
         elif isinstance(event, ev.Retrying):
             self.stream.write(f"{self._clean(event.note)}\n")
             self.stream.flush()
+
+    def _print_tool(self, line: ToolLine) -> None:
+        """The tool line's text lines not printed yet (a terminal cannot update in place)."""
+        lines = line.text()
+        printed = self._tool_lines.get(line.key, 0)
+        if len(lines) <= printed:
+            return
+        self._write(self._pending)
+        self._pending = ""
+        if not self._ends_with_newline:
+            self._write("\n")
+        self._write("".join(f"{self._clean(text)}\n" for text in lines[printed:]))
+        self._tool_lines[line.key] = len(lines)
+        self.stream.flush()
 
     def flush(self, *, final: bool = True) -> None:
         if final:
@@ -216,6 +282,10 @@ class TextRenderer:
             self._pending = ""
             if not self._ends_with_newline:
                 self._write("\n")
+            if self.citations:
+                sources = self.citations.plain_sources()
+                self._write("Sources:\n" + "".join(f"{self._clean(s)}\n" for s in sources))
+                self.citations = AnswerCitations()
         self.stream.flush()
 
     def footer(self, info: dict[str, Any]) -> None:

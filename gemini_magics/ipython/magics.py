@@ -20,14 +20,15 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Enum, Float, Int, Unicode, observe
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe, validate
 
 from ..core import models
 from ..core.client import Connection
-from ..core.errors import GeminiTurnIncomplete, redact
+from ..core.errors import GeminiTurnIncomplete, InputError, redact
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
+from ..core.tools import Headers, hidden_headers
 from ..core.turns import TurnRunner
 from ..render.protocol import CellRenderer
 from . import commands, usage_errors
@@ -96,6 +97,20 @@ class GeminiMagics(Magics):
         ),
     ).tag(config=True)
 
+    tools = List(
+        Unicode(),
+        help=(
+            "Tools a thread uses until a cell gives --tools: built-in names (search, url, code, maps) "
+            "or names of Python functions in the namespace, e.g. ['search', 'url']."
+        ),
+    ).tag(config=True)
+    mcp_headers = Dict(
+        help=(
+            "HTTP headers for MCP servers added with --mcp NAME=URL, by server name, e.g. "
+            "{'weather': {'Authorization': 'Bearer …'}}. Never printed; values are scrubbed from output."
+        ),
+    ).tag(config=True)
+
     widgets = Enum(
         ["auto", "on", "off"],
         "auto",
@@ -146,6 +161,14 @@ class GeminiMagics(Magics):
             with contextlib.suppress(ValueError):
                 self.shell.input_transformer_manager.line_transforms.remove(route_questions_to_the_magic)
         self.session.close()
+
+    @validate("mcp_headers")
+    def _hide_headers(self, proposal: dict[str, Any]) -> Headers:
+        """Kept in a mapping whose repr hides the values (``%config GeminiMagics`` prints reprs)."""
+        try:
+            return hidden_headers(proposal["value"])
+        except InputError as exc:
+            raise TraitError(str(exc)) from None
 
     @observe(*SETTING_NAMES)
     def _setting_changed(self, change: dict[str, Any]) -> None:
@@ -200,6 +223,11 @@ class GeminiMagics(Magics):
         and are sent on its later turns (cells and chat panels) until changed: ``-s ''`` or
         ``--temperature default`` clears one; ``--new`` and ``%gemini reset`` clear them all.
 
+        Tools: ``%%gemini --tools search url`` grounds the answer in Google Search and pages it reads
+        (also ``code``, ``maps``; ``--mcp NAME=URL`` adds an MCP server). Each tool step is shown as a
+        line, citations become numbered links with a sources list, and ``_gemini.tool_calls`` and
+        ``_gemini.sources`` hold them. Tools stay with the thread; ``--tools none`` turns them off.
+
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
 
@@ -241,6 +269,8 @@ class GeminiMagics(Magics):
             aspect=args.aspect,
             size=args.size,
             attach=tuple(args.attach or ()),
+            tools=tuple(args.tools) if args.tools else None,
+            mcp=tuple(args.mcp or ()),
         )
 
     def prepare(self, request: TurnRequest) -> PreparedTurn:

@@ -43,6 +43,7 @@ class SegmentedMarkdown:
         self._sent_len = 0
         self._sent_final = False
         self._sent_at = 0.0
+        self.starts: list[int] = []  # where each published segment starts in the text
 
     @property
     def text(self) -> str:
@@ -80,9 +81,16 @@ class SegmentedMarkdown:
         self._sent_len = 0
         self._sent_final = False
 
+    def published(self) -> list[tuple[int, str]]:
+        """(start, text) of every segment published so far, in order."""
+        text, ends = self.text, [*self.starts[1:], len(self.text)]
+        return [(start, text[start:end]) for start, end in zip(self.starts, ends, strict=True)]
+
     def _send(self, markdown: str, *, final: bool = False) -> None:
         if not markdown:
             return
+        if not self._has_tail:
+            self.starts.append(self._segment_start)
         self.publish(markdown_bundle(self.scrub(markdown), plain=final), not self._has_tail)
         self._has_tail = True
         self._sent_len = len(markdown)

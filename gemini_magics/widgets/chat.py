@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +29,7 @@ from ..core.errors import GeminiError, InputError, redact
 from ..core.results import GeminiResult
 from ..core.session import Session, TurnRequest
 from ..core.threads import Thread
+from ..core.tools import mcp_server, resolve_tools
 from ..ipython import current_session, usage_errors
 from .composer import Composer, ScrollFollower
 from .messages import (
@@ -102,12 +103,26 @@ class ChatPanel:
     """
 
     def __init__(
-        self, thread: str | None = None, *, session: Session | None = None, show_thoughts: bool = False
+        self,
+        thread: str | None = None,
+        *,
+        session: Session | None = None,
+        show_thoughts: bool = False,
+        tools: Sequence[str | Callable[..., Any]] | None = None,
+        mcp: Sequence[str] = (),
+        namespace: Mapping[str, Any] | None = None,
     ) -> None:
         self.session = session if session is not None else current_session()
         with usage_errors():
             self.thread_name = self.session.thread(thread).name
+            if tools is not None:  # refused here, not at the first Enter
+                resolve_tools(tools, namespace)
+            for spec in mcp:
+                mcp_server(spec)
         self.show_thoughts = show_thoughts
+        self.tools = tuple(tools) if tools is not None else None  # sent with every turn from the panel
+        self.mcp = tuple(mcp)
+        self.namespace = namespace  # where tool names that are not built-in are looked up
         self.last_result: GeminiResult | None = None
         self._turn: BackgroundTurn | None = None
         self._reply: StreamingReply | None = None
@@ -284,11 +299,13 @@ class ChatPanel:
             thread=self.thread_name,
             model=self.model_picker.value,
             show_thoughts=self.show_thoughts,
-            raw=True,  # a panel sends the text as typed: no namespace, no {{variables}}
+            raw=True,  # a panel sends the text as typed: no {{variables}}
             files=files,
+            tools=self.tools,
+            mcp=self.mcp,
         )
         try:
-            prepared = self.session.prepare(request)
+            prepared = self.session.prepare(request, self.namespace)
         except InputError as exc:
             return self._refuse(str(exc))
         model = prepared.result.model
@@ -467,10 +484,12 @@ def _footer(result: GeminiResult) -> dict[str, Any] | None:
     return markdown_output(f"*{tokens} tokens*") if tokens is not None else None
 
 
-def show_chat(shell: Any, thread: str) -> ChatPanel:
+def show_chat(
+    shell: Any, thread: str, *, tools: Sequence[str] | None = None, mcp: Sequence[str] = ()
+) -> ChatPanel:
     """``%gemini chat [THREAD]``: display a panel, or say plainly that this frontend cannot."""
     if shell is None or type(shell.display_pub) is DisplayPublisher:
         raise UsageError(NO_WIDGETS)
-    panel = ChatPanel(thread, session=current_session(shell))
+    panel = ChatPanel(thread, session=current_session(shell), tools=tools, mcp=mcp, namespace=shell.user_ns)
     display(panel)
     return panel

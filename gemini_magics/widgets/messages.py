@@ -21,7 +21,9 @@ from ..core import events as ev
 from ..core.threads import Turn
 from ..render.markdown import disclosure, markdown_bundle
 from ..render.media import media_bundle
+from ..render.report import AnswerCitations, insert_marks
 from ..render.segments import SegmentedMarkdown, _unchanged
+from ..render.tools import ToolLine, ToolTimeline
 
 USER_CLASS = "gm-chat-user"
 REPLY_CLASS = "gm-chat-reply"
@@ -102,6 +104,10 @@ class StreamingReply:
         self._thought_view: w.Output | None = None
         self._thoughts_sent_at = 0.0
         self._closed = False
+        self._segment_views: list[w.Output] = []
+        self.tools = ToolTimeline()
+        self._tool_views: dict[int, w.Output] = {}
+        self.citations = AnswerCitations()
 
     @property
     def text(self) -> str:
@@ -120,6 +126,35 @@ class StreamingReply:
             elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
                 self._append(w.Output(outputs=(output_of(media_bundle(event)),)))
+            elif isinstance(event, ev.ToolActivity):
+                line = self.tools.feed(event)
+                if line is not None:
+                    self._show_tool(line)
+            elif isinstance(event, ev.Citation):
+                self.citations.add(event)
+
+    def _show_tool(self, line: ToolLine) -> None:
+        outputs = (output_of({"text/html": self.scrub(line.html()), "text/plain": self.scrub(line.plain())}),)
+        view = self._tool_views.get(line.key)
+        if view is None:
+            self.segments.break_segment()
+            self._tool_views[line.key] = view = w.Output(outputs=outputs)
+            self._append(view)
+        elif view.outputs != outputs:
+            view.outputs = outputs
+
+    def _show_citations(self) -> None:
+        """Numbered links in the answer's text, then the sources list; once, when the turn ends."""
+        if not self.citations:
+            return
+        marks, sources = self.citations.place(self.segments.text)
+        self.citations = AnswerCitations()
+        for (start, text), view in zip(self.segments.published(), self._segment_views, strict=False):
+            marked = insert_marks(text, marks, start)
+            if marked != text:
+                view.outputs = (output_of(markdown_bundle(self.scrub(marked))),)
+        if sources:
+            self._append(w.Output(outputs=(output_of(markdown_bundle(self.scrub(sources.lstrip()))),)))
 
     def _flush_later(self) -> None:
         if self._timer is None:
@@ -139,6 +174,7 @@ class StreamingReply:
         outputs = (output_of(bundle),)
         if new_segment or self._tail is None:
             self._tail = w.Output(outputs=outputs)
+            self._segment_views.append(self._tail)
             self._append(self._tail)
         else:
             self._tail.outputs = outputs
@@ -194,6 +230,7 @@ class StreamingReply:
             if self._closed:
                 return
             self.segments.flush(final=True)
+            self._show_citations()
             if self._thoughts:
                 self._render_thoughts("Thoughts")
             shown = tuple(note for note in notes if note)
