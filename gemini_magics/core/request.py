@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .functions import DEFAULT_MAX_ROUNDS, FunctionTool
 from .threads import ThreadSettings
 
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
@@ -26,6 +27,12 @@ class TurnOptions:
     agent_config: dict[str, Any] | None = None
     # what the thread's settings become when this turn joins it (None: those of the turn it continues)
     settings: ThreadSettings | None = None
+    # the user's Python functions the model may call, and how the function loop runs
+    functions: tuple[FunctionTool, ...] = ()
+    max_tool_rounds: int = DEFAULT_MAX_ROUNDS
+    confirm: bool = False  # ask before each call
+    # a continuation round sends these steps (function results) instead of the prompt
+    input_steps: tuple[dict[str, Any], ...] = ()
 
 
 def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -43,7 +50,9 @@ def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def build_request(options: TurnOptions) -> dict[str, Any]:
     """Create-call kwargs; interaction-scoped settings (system, config) are sent on every turn."""
     prompt_input: Any = options.prompt
-    if options.attachments:
+    if options.input_steps:
+        prompt_input = list(options.input_steps)
+    elif options.attachments:
         prompt_input = [{"type": "text", "text": options.prompt}, *options.attachments]
     if options.agent:
         # agents run in the background and take no generation config (the SDK refuses both)
@@ -60,6 +69,8 @@ def build_request(options: TurnOptions) -> dict[str, Any]:
         request["previous_interaction_id"] = options.previous_interaction_id
     if options.system:
         request["system_instruction"] = options.system
+    if options.functions:  # interaction-scoped like the rest: sent again on every round
+        request["tools"] = [dict(tool.declaration) for tool in options.functions]
     config: dict[str, Any] = {}
     if options.thinking:
         config["thinking_level"] = options.thinking

@@ -29,6 +29,7 @@ from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
 from .errors import InputError, redact
+from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
@@ -62,6 +63,7 @@ class Settings:
     max_resumes: int = 3
     max_retry_wait: float = 60.0
     research_poll_interval: float = 5.0
+    max_tool_rounds: int = DEFAULT_MAX_ROUNDS
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -92,6 +94,9 @@ class TurnRequest:
     attach: tuple[str, ...] = ()  # names of values in the namespace
     files: Mapping[str, Any] = field(default_factory=dict)  # values given directly (a panel's uploads)
     agent: str | None = None  # a background agent (Deep Research) instead of a model
+    functions: tuple[Callable[..., Any], ...] = ()  # Python functions the model may call, this turn
+    max_tool_rounds: int | None = None  # None: the session's setting
+    confirm: bool = False  # ask before each function call (cells only)
 
 
 @dataclass
@@ -231,6 +236,7 @@ class Session:
         prompt = self.prompt(request, namespace)
         self.require_key()
         blocks = self.attachments(request.attach, namespace, request.files)
+        functions = self.functions(request)
         thread = self.thread(request.thread)
         if thread.busy:
             raise busy_error(ThreadBusy(thread.name))
@@ -270,6 +276,13 @@ class Session:
                 attachments=tuple(blocks),
                 image_output=image_output,
                 settings=settings,
+                functions=functions,
+                max_tool_rounds=(
+                    self.settings.max_tool_rounds
+                    if request.max_tool_rounds is None
+                    else request.max_tool_rounds
+                ),
+                confirm=request.confirm,
             )
             model_name = model
         if self.connection.offline:
@@ -277,6 +290,21 @@ class Session:
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
         return PreparedTurn(options, result, thread, slot, notes)
+
+    def functions(self, request: TurnRequest) -> tuple[FunctionTool, ...]:
+        """The turn's functions with their declarations; one that cannot be declared is refused,
+        naming the function and the parameter."""
+        if not request.functions:
+            return ()
+        if request.agent is not None:
+            raise InputError("research agents cannot call your functions; leave the functions out")
+        rounds = request.max_tool_rounds
+        if rounds is not None and (not isinstance(rounds, int) or rounds < 1):
+            raise InputError(f"--max-tool-rounds must be a positive whole number, not {rounds}")
+        try:
+            return tuple(FunctionTools.of(request.functions).tools.values())
+        except DeclarationError as exc:
+            raise InputError(f"cannot offer {exc}") from None
 
     def _model_and_images(
         self, request: TurnRequest, parent: Turn | None, notes: list[str]
@@ -317,8 +345,20 @@ class Session:
         return model, output
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, prepared: PreparedTurn, *, on_event: EventSink, unary: bool = False) -> GeminiResult:
-        """Run a prepared turn in the calling thread (a cell); a kernel interrupt stops it."""
+    def run(
+        self,
+        prepared: PreparedTurn,
+        *,
+        on_event: EventSink,
+        unary: bool = False,
+        confirm: Confirm | None = None,
+    ) -> GeminiResult:
+        """Run a prepared turn in the calling thread (a cell); a kernel interrupt stops it.
+
+        The turn's functions run here; with ``TurnRequest(confirm=True)``, ``confirm(call)`` decides
+        each call (a cell asks through the shell's ``input``)."""
+        if prepared.options.confirm and confirm is None:
+            raise InputError("--confirm needs a way to ask: this front end cannot ask questions")
         try:
             return self.turns.run(
                 prepared.thread,
@@ -327,6 +367,7 @@ class Session:
                 on_event=on_event,
                 slot=prepared.slot,
                 unary=unary,
+                confirm=confirm,
             )
         except ThreadBusy as exc:
             raise busy_error(exc) from None
@@ -340,6 +381,8 @@ class Session:
     ) -> BackgroundTurn:
         """Run a prepared turn on a worker thread (a panel, a batch); close() stops it."""
         self._check_open()
+        if prepared.options.confirm:
+            raise InputError("--confirm asks in the cell; a panel's turn cannot ask, so leave it out")
         try:
             turn = self.turns.start(
                 prepared.thread,

@@ -71,6 +71,15 @@ ARGUMENTS: tuple[argument, ...] = (
         metavar="NAME",
         help="Send these variables too: figures, PIL images, image arrays, bytes, file paths.",
     ),
+    argument(
+        "--max-tool-rounds",
+        type=int,
+        metavar="N",
+        help="Stop after N rounds of calls to your Python functions (default: GeminiMagics.max_tool_rounds).",
+    ),
+    argument("--confirm", action="store_true", help="Ask before each call to one of your Python functions."),
+    # private until --tools lands: the names of Python functions (or lists of them) the model may call
+    argument("--functions", nargs="+", metavar="NAME", help=argparse.SUPPRESS),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from IPython.display import display, update_display
 
 from ..core import events as ev
+from ..render.functions import function_call_html, function_call_text
 from ..render.markdown import disclosure, note_html
 from ..render.media import media_bundle
 from ..render.segments import SegmentedMarkdown, _unchanged
@@ -86,6 +87,11 @@ class NotebookRenderer:
             elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
                 display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+            elif isinstance(event, ev.FunctionCalled):
+                self.segments.break_segment()
+                text = self.scrub(function_call_text(event))
+                bundle = {HTML: function_call_html(event, self.scrub), "text/plain": text}
+                display(bundle, raw=True, metadata={"gemini_magics": {"function": event.name}})
             elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
                 bundle = {HTML: note_html(event.note), "text/plain": event.note}
                 if self._retry_note is None:
@@ -206,6 +212,12 @@ class TextRenderer:
             self._write(self._pending)
             self._pending = ""
             self._write(f"\n{media_bundle(event)['text/plain']}\n")
+        elif isinstance(event, ev.FunctionCalled):
+            self._write(self._pending)
+            self._pending = ""
+            self._write(
+                ("" if self._ends_with_newline else "\n") + self._clean(function_call_text(event)) + "\n"
+            )
         elif isinstance(event, ev.Retrying):
             self.stream.write(f"{self._clean(event.note)}\n")
             self.stream.flush()

@@ -7,6 +7,7 @@ settings. Other front ends reach it through :func:`gemini_magics.ipython.current
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import keyword
@@ -25,6 +26,7 @@ from traitlets import Enum, Float, Int, Unicode, observe
 from ..core import models
 from ..core.client import Connection
 from ..core.errors import GeminiTurnIncomplete, redact
+from ..core.functions import DEFAULT_MAX_ROUNDS, FunctionCall, describe_arguments
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
@@ -93,6 +95,15 @@ class GeminiMagics(Magics):
         help=(
             "Seconds a stream may stay silent (not a byte) before it counts as dropped and is resumed; "
             "0 waits forever. Unary (--no-stream) calls are not bounded by it."
+        ),
+    ).tag(config=True)
+
+    max_tool_rounds = Int(
+        DEFAULT_MAX_ROUNDS,
+        min=1,
+        help=(
+            "Most rounds of calls to your Python functions in one turn; a model still asking for more "
+            "after that is stopped with a message (--max-tool-rounds overrides it for one cell)."
         ),
     ).tag(config=True)
 
@@ -241,7 +252,29 @@ class GeminiMagics(Magics):
             aspect=args.aspect,
             size=args.size,
             attach=tuple(args.attach or ()),
+            functions=self._functions(getattr(args, "functions", None)),
+            max_tool_rounds=getattr(args, "max_tool_rounds", None),
+            confirm=bool(getattr(args, "confirm", False)),
         )
+
+    def _functions(self, names: list[str] | None) -> tuple[Any, ...]:
+        """The callables named on the line (each a function, or a list of functions)."""
+        found: list[Any] = []
+        for name in names or ():
+            value = self.ip.user_ns.get(name)
+            values = list(value) if isinstance(value, list | tuple) else [value]
+            if value is None or not all(callable(v) for v in values):
+                raise UsageError(f"{name} is not a function (or a list of functions) in your namespace")
+            found += values
+        return tuple(found)
+
+    def _ask(self, call: FunctionCall) -> bool:
+        """--confirm: ask in the cell (the kernel's input() goes to the front end); only yes runs it."""
+        try:
+            answer = builtins.input(f"Run {call.name}({describe_arguments(call.arguments, 200)})? [y/N] ")
+        except Exception:  # no stdin after all: nothing runs
+            return False
+        return answer.strip().lower() in ("y", "yes")
 
     def prepare(self, request: TurnRequest) -> PreparedTurn:
         """The session prepares the turn with this shell's namespace and running cell."""
@@ -250,6 +283,11 @@ class GeminiMagics(Magics):
 
     def run_turn(self, args: Any, text: str) -> GeminiResult:
         check_options(args)
+        if getattr(args, "confirm", False) and not _can_ask(self.shell):
+            raise UsageError(
+                "--confirm asks before each call, but this kernel cannot read input (run by nbclient or "
+                "nbconvert?); leave --confirm out, or run the notebook in a front end"
+            )
         prepared = self.prepare(self.request(args, text))
         renderer = self._renderer(show_thoughts=args.show_thoughts)
         for note in prepared.notes:
@@ -259,7 +297,7 @@ class GeminiMagics(Magics):
         save_error: UsageError | None = None
         try:
             with usage_errors():
-                self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream)
+                self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream, confirm=self._ask)
         finally:
             renderer.flush(final=True)
             if args.save and result.images:
@@ -354,6 +392,12 @@ def check_options(args: Any) -> None:
     if getattr(args, "save", None) is not None and not args.save.strip():
         raise UsageError("--save needs a folder, e.g. --save pictures")
     # --temperature and --max-output-tokens are checked by the session, for panels too
+
+
+def _can_ask(shell: Any) -> bool:
+    """Whether input() can reach a person: a terminal, or a kernel whose front end allows stdin."""
+    kernel = getattr(shell, "kernel", None)
+    return kernel is None or bool(getattr(kernel, "_allow_stdin", False))
 
 
 def _kernel_shows_widgets(shell: Any) -> bool:

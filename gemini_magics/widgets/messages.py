@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from ..core import events as ev
 from ..core.threads import Turn
+from ..render.functions import function_call_html, function_call_text
 from ..render.markdown import disclosure, markdown_bundle
 from ..render.media import media_bundle
 from ..render.segments import SegmentedMarkdown, _unchanged
@@ -120,6 +121,13 @@ class StreamingReply:
             elif isinstance(event, ev.MediaDelta):
                 self.segments.break_segment()
                 self._append(w.Output(outputs=(output_of(media_bundle(event)),)))
+            elif isinstance(event, ev.FunctionCalled):
+                self.segments.break_segment()
+                bundle = {
+                    "text/html": function_call_html(event, self.scrub),
+                    "text/plain": self.scrub(function_call_text(event)),
+                }
+                self._append(w.Output(outputs=(output_of(bundle),)))
 
     def _flush_later(self) -> None:
         if self._timer is None:
