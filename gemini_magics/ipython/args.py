@@ -78,8 +78,13 @@ ARGUMENTS: tuple[argument, ...] = (
         help="Stop after N rounds of calls to your Python functions (default: GeminiMagics.max_tool_rounds).",
     ),
     argument("--confirm", action="store_true", help="Ask before each call to one of your Python functions."),
-    # private until --tools lands: the names of Python functions (or lists of them) the model may call
-    argument("--functions", nargs="+", metavar="NAME", help=argparse.SUPPRESS),
+    # until --tools lands (it resolves these names too, beside built-in tools): then fold this into it
+    argument(
+        "--functions",
+        nargs="+",
+        metavar="NAME",
+        help="Let the model call these Python functions (names of functions, or of lists of them).",
+    ),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),

@@ -214,6 +214,10 @@ class GeminiMagics(Magics):
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
 
+        Functions: ``%%gemini --functions convert`` lets the model call ``convert`` in this kernel
+        (its hints and docstring describe it); each call is shown collapsed and the answer goes on.
+        ``--confirm`` asks before each call; ``--max-tool-rounds N`` caps the rounds of calls.
+
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
