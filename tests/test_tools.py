@@ -251,7 +251,7 @@ def test_mcp_server_with_headers_that_are_never_shown(ip, emulator):
         ("--tools computer_use", "cannot configure computer_use yet"),
         ("--tools retrieval", "cannot configure retrieval yet"),
         ("--tools data", "--tools data: dict is not a function"),
-        ("--tools convert", "Python functions are not supported yet"),
+        ("--tools convert", "has no usable name; define it with def"),
         ("--tools none search", "--tools none turns tools off: give it alone"),
         ("--mcp weather", "--mcp needs NAME=URL"),
         ("--mcp w=ftp://x.example.com", "--mcp w: the URL must start with https://"),

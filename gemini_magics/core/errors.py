@@ -128,3 +128,18 @@ class GeminiTurnIncomplete(GeminiError):
     def __init__(self, status: str, message: str, *, hint: str | None = None) -> None:
         self.status = status
         super().__init__(message, hint=hint)
+
+
+class FunctionRoundsExceeded(GeminiTurnIncomplete):
+    """The model was still calling functions when the turn's cap on rounds was reached."""
+
+    def __init__(self, rounds: int) -> None:
+        super().__init__(
+            "requires_action",
+            f"stopped after {rounds} round(s) of function calls: the model was still asking for more",
+            hint=(
+                "raise --max-tool-rounds (or GeminiMagics.max_tool_rounds), or ask for something that "
+                "needs fewer calls; the thread was left as it was"
+            ),
+        )
+        self.rounds = rounds

@@ -68,6 +68,22 @@ class ToolActivity:
 
 
 @dataclass(frozen=True)
+class FunctionCalled:
+    """One of the user's Python functions ran for the model (or was refused: ``is_error``).
+
+    Not a wire event: the turn's function loop (``core/turns.py``) makes it after the call, with the
+    arguments as the model sent them and the result as it goes back; renderers show it collapsed.
+    """
+
+    name: str
+    arguments: Any
+    result: Any
+    is_error: bool = False
+    call_id: str = ""
+    declined: bool = False
+
+
+@dataclass(frozen=True)
 class Citation:
     """Annotations (citations) of one text block, whose offsets are UTF-8 bytes into that block.
 
@@ -121,6 +137,7 @@ Event = (
     | ThoughtDelta
     | MediaDelta
     | ToolActivity
+    | FunctionCalled
     | Citation
     | StatusChanged
     | Finished

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .functions import DEFAULT_MAX_ROUNDS, FunctionTool
 from .threads import ThreadSettings
 
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
@@ -27,6 +28,12 @@ class TurnOptions:
     tools: tuple[dict[str, Any], ...] = ()  # resolved by core/tools.py
     # what the thread's settings become when this turn joins it (None: those of the turn it continues)
     settings: ThreadSettings | None = None
+    # the user's Python functions the model may call, and how the function loop runs
+    functions: tuple[FunctionTool, ...] = ()
+    max_tool_rounds: int = DEFAULT_MAX_ROUNDS
+    confirm: bool = False  # ask before each call
+    # a continuation round sends these steps (function results) instead of the prompt
+    input_steps: tuple[dict[str, Any], ...] = ()
 
 
 def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -44,7 +51,9 @@ def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
 def build_request(options: TurnOptions) -> dict[str, Any]:
     """Create-call kwargs; interaction-scoped settings (system, config) are sent on every turn."""
     prompt_input: Any = options.prompt
-    if options.attachments:
+    if options.input_steps:
+        prompt_input = list(options.input_steps)
+    elif options.attachments:
         prompt_input = [{"type": "text", "text": options.prompt}, *options.attachments]
     if options.agent:
         # agents run in the background and take no generation config (the SDK refuses both)
@@ -61,12 +70,14 @@ def build_request(options: TurnOptions) -> dict[str, Any]:
         request["previous_interaction_id"] = options.previous_interaction_id
     if options.system:
         request["system_instruction"] = options.system
-    if options.tools:
-        # plain dicts on the wire (MCP headers travel in a Headers mapping that hides them in reprs)
-        request["tools"] = [
-            {**tool, "headers": dict(tool["headers"])} if "headers" in tool else dict(tool)
-            for tool in options.tools
-        ]
+    # plain dicts on the wire (MCP headers travel in a Headers mapping that hides them in reprs);
+    # interaction-scoped like the rest, so sent again on every round of function calls
+    tools = [
+        {**tool, "headers": dict(tool["headers"])} if "headers" in tool else dict(tool)
+        for tool in options.tools
+    ] + [dict(function.declaration) for function in options.functions]
+    if tools:
+        request["tools"] = tools
     config: dict[str, Any] = {}
     if options.thinking:
         config["thinking_level"] = options.thinking

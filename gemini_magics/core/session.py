@@ -29,6 +29,7 @@ from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
 from .errors import InputError, redact
+from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
@@ -65,6 +66,7 @@ class Settings:
     research_poll_interval: float = 5.0
     tools: tuple[str, ...] = ()  # default tool names for threads that chose none (GeminiMagics.tools)
     mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
+    max_tool_rounds: int = DEFAULT_MAX_ROUNDS
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -99,6 +101,9 @@ class TurnRequest:
     # off, ("default",) goes back to GeminiMagics.tools; callables may be given directly (a panel)
     tools: tuple[Any, ...] | None = None
     mcp: tuple[str, ...] = ()  # NAME=URL: remote MCP servers added to the thread's tools
+    functions: tuple[Callable[..., Any], ...] = ()  # Python functions the model may call, this turn
+    max_tool_rounds: int | None = None  # None: the session's setting
+    confirm: bool = False  # ask before each function call (cells only)
 
 
 @dataclass
@@ -252,6 +257,7 @@ class Session:
         prompt = self.prompt(request, namespace)
         self.require_key()
         blocks = self.attachments(request.attach, namespace, request.files)
+        functions = self.functions(request)
         thread = self.thread(request.thread)
         if thread.busy:
             raise busy_error(ThreadBusy(thread.name))
@@ -267,7 +273,12 @@ class Session:
             max_output_tokens=request.max_output_tokens,
             tools=self._tools(request, before, namespace),
         )
-        tools = self.default_tools(namespace) if settings.tools is None else settings.tools
+        chosen = self.default_tools(namespace) if settings.tools is None else settings.tools
+        # the thread's tools hold built-in tool dicts and Python functions (FunctionTool) side by side
+        tools = tuple(tool for tool in chosen if not isinstance(tool, FunctionTool))
+        functions = _unique_functions(*functions, *(t for t in chosen if isinstance(t, FunctionTool)))
+        if functions and request.agent is not None:
+            raise InputError("research agents cannot call your functions; leave the functions out")
         notes: list[str] = []
         if request.agent is not None:
             options = TurnOptions(
@@ -295,6 +306,13 @@ class Session:
                 image_output=image_output,
                 settings=settings,
                 tools=tools,
+                functions=functions,
+                max_tool_rounds=(
+                    self.settings.max_tool_rounds
+                    if request.max_tool_rounds is None
+                    else request.max_tool_rounds
+                ),
+                confirm=request.confirm,
             )
             model_name = model
         if self.connection.offline:
@@ -330,6 +348,22 @@ class Session:
             return tuple(resolve_tools(self.settings.tools, namespace))
         except InputError as exc:
             raise InputError(f"GeminiMagics.tools: {exc}") from None
+
+    def functions(self, request: TurnRequest) -> tuple[FunctionTool, ...]:
+        """The functions given on the turn with their declarations; one that cannot be declared is
+        refused, naming the function and the parameter (functions kept by the thread come with its
+        tools)."""
+        rounds = request.max_tool_rounds
+        if rounds is not None and (not isinstance(rounds, int) or rounds < 1):
+            raise InputError(f"--max-tool-rounds must be a positive whole number, not {rounds}")
+        if not request.functions:
+            return ()
+        if request.agent is not None:
+            raise InputError("research agents cannot call your functions; leave the functions out")
+        try:
+            return tuple(FunctionTools.of(request.functions).tools.values())
+        except DeclarationError as exc:
+            raise InputError(f"cannot offer {exc}") from None
 
     def _model_and_images(
         self, request: TurnRequest, parent: Turn | None, notes: list[str]
@@ -370,8 +404,20 @@ class Session:
         return model, output
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, prepared: PreparedTurn, *, on_event: EventSink, unary: bool = False) -> GeminiResult:
-        """Run a prepared turn in the calling thread (a cell); a kernel interrupt stops it."""
+    def run(
+        self,
+        prepared: PreparedTurn,
+        *,
+        on_event: EventSink,
+        unary: bool = False,
+        confirm: Confirm | None = None,
+    ) -> GeminiResult:
+        """Run a prepared turn in the calling thread (a cell); a kernel interrupt stops it.
+
+        The turn's functions run here; with ``TurnRequest(confirm=True)``, ``confirm(call)`` decides
+        each call (a cell asks through the shell's ``input``)."""
+        if prepared.options.confirm and confirm is None:
+            raise InputError("--confirm needs a way to ask: this front end cannot ask questions")
         try:
             return self.turns.run(
                 prepared.thread,
@@ -380,6 +426,7 @@ class Session:
                 on_event=on_event,
                 slot=prepared.slot,
                 unary=unary,
+                confirm=confirm,
             )
         except ThreadBusy as exc:
             raise busy_error(exc) from None
@@ -393,6 +440,8 @@ class Session:
     ) -> BackgroundTurn:
         """Run a prepared turn on a worker thread (a panel, a batch); close() stops it."""
         self._check_open()
+        if prepared.options.confirm:
+            raise InputError("--confirm asks in the cell; a panel's turn cannot ask, so leave it out")
         try:
             turn = self.turns.start(
                 prepared.thread,
@@ -562,6 +611,14 @@ def _subscribe(
             callbacks.remove(callback)
 
     return undo
+
+
+def _unique_functions(*tools: FunctionTool) -> tuple[FunctionTool, ...]:
+    """The functions a turn may call, each once (given on the turn, or kept by the thread)."""
+    try:
+        return tuple(FunctionTools(tools).tools.values())
+    except DeclarationError as exc:
+        raise InputError(f"cannot offer {exc}") from None
 
 
 def busy_error(exc: ThreadBusy) -> InputError:

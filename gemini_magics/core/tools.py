@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import InputError
+from .functions import DeclarationError, FunctionTool, FunctionTools
 
 BUILTIN = {
     "search": {"type": "google_search"},
@@ -56,14 +57,13 @@ def hidden_headers(by_server: Mapping[str, Mapping[str, str]] | None) -> Headers
     return hidden
 
 
-def function_declarations(callables: Sequence[Callable[..., Any]]) -> list[dict[str, Any]]:
-    """``function`` tool declarations for Python callables.
-
-    HOOK for Python function calling (core/functions.py): build declarations from the signatures and
-    docstrings here, and keep the callables where the round loop in core/turns.py finds them.
-    """
-    names = ", ".join(getattr(f, "__name__", repr(f)) for f in callables)
-    raise InputError(f"--tools {names}: Python functions are not supported yet; use {available()}")
+def function_declarations(callables: Sequence[Callable[..., Any]]) -> list[FunctionTool]:
+    """The Python callables as tools: each keeps its function (for the round loop in core/turns.py)
+    and its declaration, built from the signature and docstring (core/functions.py)."""
+    try:
+        return list(FunctionTools.of(callables).tools.values())
+    except DeclarationError as exc:
+        raise InputError(f"--tools: cannot offer {exc}") from None
 
 
 def available() -> str:
@@ -73,11 +73,11 @@ def available() -> str:
 
 def resolve_tools(
     names: Iterable[str | Callable[..., Any]], namespace: Mapping[str, Any] | None
-) -> list[dict[str, Any]]:
+) -> list[Any]:
     """The tool list for ``names``: built-in short names (or their API types), ``none`` (no tools),
     names of callables in ``namespace``, or callables given directly. Raises InputError for the rest.
     """
-    tools: list[dict[str, Any]] = []
+    tools: list[Any] = []  # built-in tool dicts, then FunctionTools
     callables: list[Callable[..., Any]] = []
     names = list(names)
     for name in names:

@@ -1,7 +1,12 @@
 """Running one turn of a thread, with no display: the cell magic, chat panels and research share it.
 
 A turn's result is built from the normalised events, and the turn joins its thread only when the
-interaction completed. Cells run turns synchronously (a kernel interrupt stops them). Background
+interaction completed. A turn that offers the user's Python functions may be several interactions:
+while one ends ``requires_action``, the calls it asks for run in the kernel (:class:`FunctionRounds`)
+and their results continue the chain, up to ``max_tool_rounds`` rounds; the turn joins its thread
+once, at the end, with the last interaction as the thread's head.
+
+Cells run turns synchronously (a kernel interrupt stops them). Background
 turns are :class:`~.background.BackgroundStream` s: the async client on a worker thread with its own
 event loop, so ``stop()`` cancels the task and interrupts even a read that is waiting on the network.
 No IPython imports.
@@ -11,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from . import events as ev
 from .background import BackgroundStream
 from .client import Connection
-from .errors import GeminiError
+from .errors import FunctionRoundsExceeded, GeminiError
+from .functions import CallOutcome, Confirm, FunctionTools, function_calls
 from .request import TurnOptions, build_request
 from .results import GeminiResult, GeneratedImage, GeneratedMedia
 from .threads import Slot, Thread, Turn
@@ -43,6 +50,8 @@ class TurnRecorder:
         self.scrub = scrub
         self._text: list[str] = []
         self._thoughts: list[str] = []
+        self._earlier_steps: list[dict[str, Any]] = []  # rounds before this one, and results sent
+        self._earlier_usage: dict[str, Any] = {}
 
     def add(self, event: ev.Event) -> ev.Event:
         """Record ``event``; returns it, for the renderers."""
@@ -58,10 +67,16 @@ class TurnRecorder:
         elif isinstance(event, ev.Finished):
             result.interaction_id = event.interaction_id or result.interaction_id
             result.status = event.status
-            result.usage = event.usage
-            result.steps = event.steps
+            result.usage = _summed(self._earlier_usage, event.usage)
+            result.steps = self._earlier_steps + event.steps
             result.errors = event.errors
         return event
+
+    def next_round(self, sent: list[dict[str, Any]]) -> None:
+        """A round of function calls ended: its steps and the results ``sent`` stay in the result's
+        timeline, its usage is added to the next round's."""
+        self._earlier_steps = [*self.result.steps, *sent]
+        self._earlier_usage = dict(self.result.usage)
 
     def _add_media(self, event: ev.MediaDelta) -> None:
         mime = event.mime_type or ""
@@ -81,12 +96,99 @@ class TurnRecorder:
         if failed is not None and state is not None and not result.steps:
             result.steps = state.log.snapshot()
         result.steps, result.errors = self.scrub(result.steps), self.scrub(result.errors)
-        if failed is not None and result.status in ("in_progress", "completed"):
+        if failed is not None and result.status in ("in_progress", "completed", "requires_action"):
+            if isinstance(failed, FunctionRoundsExceeded):
+                return result
             stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
             result.status = "incomplete" if stopped else "failed"
         elif result.status == "in_progress":
             result.status = "incomplete"
         return result
+
+
+def _summed(earlier: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """Usage over the rounds of a turn: the counts added up (as the SDK merges continuation hops)."""
+    if not earlier:
+        return usage
+    total = dict(usage)
+    for key, value in earlier.items():
+        if isinstance(value, int) and isinstance(total.get(key, 0), int):
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+class FunctionRounds:
+    """The function loop of one turn: after an interaction ends ``requires_action``, run the calls it
+    asks for (only the turn's own functions, see :class:`~.functions.FunctionTools`), show each one,
+    and give the options that send the results back on the chain; ``None`` when the turn is over.
+
+    The cap counts rounds of calls: once ``options.max_tool_rounds`` rounds have run and the model
+    still asks for more, :class:`~.errors.FunctionRoundsExceeded` ends the turn without calling them.
+    """
+
+    def __init__(self, options: TurnOptions, confirm: Confirm | None = None) -> None:
+        self.options = options
+        self.tools = FunctionTools(options.functions)
+        self.confirm = confirm if options.confirm else None
+        self.rounds = 0
+
+    def calls(self, finished: ev.Finished | None) -> list[dict[str, Any]]:
+        """The calls to run after ``finished`` (none: the turn is over); raises at the cap."""
+        if finished is None or finished.status != "requires_action" or not self.tools:
+            return []
+        calls = function_calls(finished.steps)
+        if calls and self.rounds >= self.options.max_tool_rounds:
+            raise FunctionRoundsExceeded(self.rounds)
+        return calls
+
+    def next_options(
+        self, finished: ev.Finished, outcomes: list[CallOutcome], recorder: TurnRecorder
+    ) -> TurnOptions:
+        """The options of the next round: the results, sent after the interaction that asked."""
+        self.rounds += 1
+        sent = [outcome.step for outcome in outcomes]
+        recorder.next_round(sent)
+        return replace(
+            self.options,
+            previous_interaction_id=finished.interaction_id,
+            input_steps=tuple(sent),
+            attachments=(),
+        )
+
+    def run(
+        self, finished: ev.Finished | None, recorder: TurnRecorder, on_event: EventSink
+    ) -> TurnOptions | None:
+        """Run the round's calls here, in order (a cell: the kernel's own thread)."""
+        calls = self.calls(finished)
+        if not calls or finished is None:
+            return None
+        outcomes = []
+        for step in calls:
+            outcome = self.tools.call(step, self.confirm)
+            on_event(recorder.add(called(outcome)))
+            outcomes.append(outcome)
+        return self.next_options(finished, outcomes, recorder)
+
+    async def arun(
+        self, finished: ev.Finished | None, recorder: TurnRecorder, on_event: EventSink
+    ) -> TurnOptions | None:
+        """:meth:`run` on a worker's event loop (a panel): sync functions run in a helper thread."""
+        calls = self.calls(finished)
+        if not calls or finished is None:
+            return None
+        outcomes = []
+        for step in calls:
+            outcome = await self.tools.acall(step, self.confirm)
+            on_event(recorder.add(called(outcome)))
+            outcomes.append(outcome)
+        return self.next_options(finished, outcomes, recorder)
+
+
+def called(outcome: CallOutcome) -> ev.FunctionCalled:
+    call = outcome.call
+    return ev.FunctionCalled(
+        call.name, call.arguments, outcome.result, outcome.is_error, call.call_id, outcome.declined
+    )
 
 
 class TurnRunner:
@@ -144,19 +246,28 @@ class TurnRunner:
         on_event: EventSink,
         slot: Slot | None = None,
         unary: bool = False,
+        confirm: Confirm | None = None,
     ) -> GeminiResult:
         """One turn in the calling thread; raises ThreadBusy when the thread has a turn running.
 
         ``slot`` is where the turn joins (taken when its options were built); without one it
         continues from ``options.previous_interaction_id`` in the thread's current generation.
+        The turn's functions run here too; ``confirm(call)`` is asked first when ``options.confirm``.
         """
         slot = slot or Slot(options.previous_interaction_id, thread.generation)
         with thread.acquire():
             recorder = TurnRecorder(result, self.connection.scrub)
+            rounds = FunctionRounds(options, confirm)
             state = ev.StreamNormaliser()
+            current: TurnOptions | None = options
             try:
-                for event in self.events(options, unary=unary, state=state, on_retry=on_event):
-                    on_event(recorder.add(event))
+                while current is not None:
+                    state, finished = ev.StreamNormaliser(), None
+                    for event in self.events(current, unary=unary, state=state, on_retry=on_event):
+                        if isinstance(event, ev.Finished):
+                            finished = event
+                        on_event(recorder.add(event))
+                    current = rounds.run(finished, recorder, on_event)
             except BaseException as exc:
                 recorder.close(failed=exc, state=state)
                 if isinstance(exc, GeminiError):  # e.g. an in-stream error event quoting the key
@@ -252,8 +363,25 @@ class BackgroundTurn(BackgroundStream):
             stall_timeout=self.runner.stall_timeout(),
         )
         recorder, on_event = self._recorder, self._on_event
-        async for event in events:
-            on_event(recorder.add(event))
+        rounds = FunctionRounds(self.options)  # no questions from a worker: --confirm is for cells
+        while True:
+            finished = None
+            async for event in events:
+                if isinstance(event, ev.Finished):
+                    finished = event
+                on_event(recorder.add(event))
+            following = await rounds.arun(finished, recorder, on_event)
+            if following is None:
+                return
+            self._state = ev.StreamNormaliser()
+            events = ev.astream_events(
+                interactions,
+                build_request(following),
+                max_resumes=self.runner.max_resumes(),
+                translate=self.runner.connection.translate,
+                state=self._state,
+                stall_timeout=self.runner.stall_timeout(),
+            )
 
     def _settle(self, error: BaseException | None) -> None:
         if error is None:

@@ -51,7 +51,17 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
     """
     prompt = prompt_text(request.get("input"))
     given = input_steps(request.get("input"))
+    functions = [t for t in request.get("tools") or [] if t.get("type") == "function" and t.get("name")]
+    if functions and not any(step.get("type") == "function_result" for step in given):
+        return call_functions(functions)
     inputs = [f"- **Input {block['type']}:** {describe_block(block, files)}" for block in media_blocks(given)]
+    inputs += [
+        f"- **Result of `{snippet(str(step.get('name') or step.get('call_id')))}`:** "
+        + ("error, " if step.get("is_error") else "")
+        + snippet(json.dumps(step.get("result"), ensure_ascii=False))
+        for step in given
+        if step.get("type") == "function_result"
+    ]
     steps: list[Json] = []
     thought = _thought_step(request, prompt, turn)
     if thought is not None:
@@ -69,6 +79,52 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
         deltas = IMAGE_TEXT_DELTAS
     steps.append({"type": "model_output", "content": content})
     return Reply(steps, deltas=deltas, delay=OFFLINE_DELAY)
+
+
+MAX_OFFLINE_CALLS = 3
+
+
+def call_functions(functions: Sequence[Json]) -> Reply:
+    """Call the declared functions (the first few), each once, with made-up arguments that fit their
+    schemas, after a line saying so; the next turn (the results) gets the usual offline answer."""
+    chosen = functions[:MAX_OFFLINE_CALLS]
+    names = ", ".join(f"`{tool['name']}`" for tool in chosen)
+    text = (
+        f"{OFFLINE_BANNER}\n\nThe offline emulator calls {names} with made-up arguments that fit "
+        "the declared parameters, to show how function calling works."
+    )
+    calls = [
+        (str(tool["name"]), example_value(tool.get("parameters") or {"type": "object"})) for tool in chosen
+    ]
+    return Reply.function_calls(calls, text=text, delay=OFFLINE_DELAY)
+
+
+def example_value(schema: Any, depth: int = 0) -> Any:
+    """A deterministic value that fits a JSON Schema (the subset function declarations use)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        options = [o for o in schema.get(key) or [] if isinstance(o, dict) and o.get("type") != "null"]
+        if options:
+            return example_value(options[0], depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: example_value(sub, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        if schema.get("prefixItems"):
+            return [example_value(item, depth + 1) for item in schema["prefixItems"]]
+        return [example_value(schema.get("items") or {"type": "string"}, depth + 1)]
+    examples = {"string": "example", "integer": 1, "number": 1.5, "boolean": True, "null": None}
+    if kind == "string" and schema.get("format") == "date":
+        return "2026-01-01"
+    return examples.get(str(kind), "example")
 
 
 def image_request(request: Json, history: Sequence[Json] = ()) -> ImageRequest | None:

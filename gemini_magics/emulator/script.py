@@ -188,6 +188,32 @@ class Reply:
         return cls([*_thought_steps(thoughts), call], status, **delivery)
 
     @classmethod
+    def function_calls(
+        cls,
+        calls: Sequence[tuple[str, Json]],
+        *,
+        text: str | None = None,
+        thoughts: Sequence[str] = (),
+        status: str = "requires_action",
+        **delivery: Any,
+    ) -> Reply:
+        """Several ``function_call`` steps in one round (after an optional text); ends ``requires_action``."""
+        steps: list[Json] = [*_thought_steps(thoughts)]
+        if text is not None:
+            steps.append(_text_output(text))
+        steps += [
+            {
+                "type": "function_call",
+                "id": f"fc_{secrets.token_hex(4)}",
+                "name": name,
+                "arguments": dict(arguments),
+                "signature": fake_signature("function_call", name, arguments, position),
+            }
+            for position, (name, arguments) in enumerate(calls)
+        ]
+        return cls(steps, status, **delivery)
+
+    @classmethod
     def media(
         cls,
         kind: Literal["image", "audio", "video"],

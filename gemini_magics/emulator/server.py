@@ -21,7 +21,7 @@ from .clock import Clock, WallClock
 from .media import FILE_ROUTE, MediaFiles
 from .research import research_reply
 from .script import ApiError, Fault, Json, Reply
-from .store import InteractionStore, StoredInteraction
+from .store import InteractionStore, StoredInteraction, input_steps
 
 _ROUTE = re.compile(r"^(?:/v1|/v1beta|/v1alpha)?/interactions(?:/(?P<id>[^/]+)(?P<cancel>/cancel)?)?/?$")
 _REDACTED = "<redacted>"
@@ -353,7 +353,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.emulator._check_request(body)
         parent_id = body.get("previous_interaction_id")
         if parent_id is not None:
-            self._store.get(parent_id)
+            check_function_results(self._store.get(parent_id), body.get("input"))
         item = self.emulator._next_item()
         if isinstance(item, Fault):
             raise item.error()
@@ -496,6 +496,33 @@ class _WireShape:
         if reply.repeat_events:
             out = [copy for item in out for copy in (item, item)]
         return out
+
+
+def check_function_results(parent: StoredInteraction, raw_input: Any) -> None:
+    """A turn after a ``requires_action`` interaction must answer each of its calls, once, by id and
+    name (the real API wants both), and nothing else; 400 otherwise."""
+    steps = input_steps(raw_input)
+    results = [step for step in steps if step.get("type") == "function_result"]
+    if parent.status != "requires_action":
+        if results:
+            raise ApiError(400, "invalid_argument", "function_result given, but no function call is pending.")
+        return
+    calls = {
+        step["id"]: step.get("name") for step in parent.reply.steps if step.get("type") == "function_call"
+    }
+    answered = [str(step.get("call_id")) for step in results]
+    problems = []
+    if len(results) != len(steps):
+        problems.append("only function_result steps may follow a requires_action interaction")
+    if sorted(answered) != sorted(calls):
+        problems.append(f"expected one result for each of the calls {sorted(calls)}, got {answered}")
+    problems += [
+        f"call {step.get('call_id')} is named {calls[step['call_id']]!r}, not {step.get('name')!r}"
+        for step in results
+        if step.get("call_id") in calls and step.get("name") != calls[step["call_id"]]
+    ]
+    if problems:
+        raise ApiError(400, "invalid_argument", "Invalid input received: " + "; ".join(problems))
 
 
 def _sse_frame(event: Json) -> bytes:

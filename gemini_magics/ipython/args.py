@@ -84,6 +84,13 @@ ARGUMENTS: tuple[argument, ...] = (
         metavar="NAME=URL",
         help="Add a remote MCP server to the thread's tools (headers: GeminiMagics.mcp_headers[NAME]).",
     ),
+    argument(
+        "--max-tool-rounds",
+        type=int,
+        metavar="N",
+        help="Stop after N rounds of calls to your Python functions (default: GeminiMagics.max_tool_rounds).",
+    ),
+    argument("--confirm", action="store_true", help="Ask before each call to one of your Python functions."),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),

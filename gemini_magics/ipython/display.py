@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from IPython.display import display, update_display
 
 from ..core import events as ev
+from ..render.functions import function_call_html, function_call_text
 from ..render.markdown import disclosure, markdown_bundle, note_html
 from ..render.media import media_bundle
 from ..render.report import AnswerCitations, insert_marks
@@ -99,6 +100,11 @@ class NotebookRenderer:
                     self._show_tool(line)
             elif isinstance(event, ev.Citation):
                 self.citations.add(event)
+            elif isinstance(event, ev.FunctionCalled):
+                self.segments.break_segment()
+                text = self.scrub(function_call_text(event))
+                bundle = {HTML: function_call_html(event, self.scrub), "text/plain": text}
+                display(bundle, raw=True, metadata={"gemini_magics": {"function": event.name}})
             elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
                 bundle = {HTML: note_html(event.note), "text/plain": event.note}
                 if self._retry_note is None:
@@ -258,6 +264,12 @@ class TextRenderer:
                 self._print_tool(line)
         elif isinstance(event, ev.Citation):
             self.citations.add(event)
+        elif isinstance(event, ev.FunctionCalled):
+            self._write(self._pending)
+            self._pending = ""
+            self._write(
+                ("" if self._ends_with_newline else "\n") + self._clean(function_call_text(event)) + "\n"
+            )
         elif isinstance(event, ev.Retrying):
             self.stream.write(f"{self._clean(event.note)}\n")
             self.stream.flush()

@@ -7,6 +7,7 @@ settings. Other front ends reach it through :func:`gemini_magics.ipython.current
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import keyword
@@ -25,6 +26,7 @@ from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe
 from ..core import models
 from ..core.client import Connection
 from ..core.errors import GeminiTurnIncomplete, InputError, redact
+from ..core.functions import DEFAULT_MAX_ROUNDS, FunctionCall, describe_arguments
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
@@ -108,6 +110,14 @@ class GeminiMagics(Magics):
         help=(
             "HTTP headers for MCP servers added with --mcp NAME=URL, by server name, e.g. "
             "{'weather': {'Authorization': 'Bearer …'}}. Never printed; values are scrubbed from output."
+        ),
+    ).tag(config=True)
+    max_tool_rounds = Int(
+        DEFAULT_MAX_ROUNDS,
+        min=1,
+        help=(
+            "Most rounds of calls to your Python functions in one turn; a model still asking for more "
+            "after that is stopped with a message (--max-tool-rounds overrides it for one cell)."
         ),
     ).tag(config=True)
 
@@ -231,6 +241,10 @@ class GeminiMagics(Magics):
         Pictures: ``%%gemini --image --aspect 16:9`` asks for one; the next cell on the thread
         edits it. ``--attach fig`` sends a figure, image, array, bytes or file along.
 
+        Functions: ``%%gemini --tools convert`` lets the model call ``convert`` in this kernel
+        (its hints and docstring describe it); each call is shown collapsed and the answer goes on.
+        ``--confirm`` asks before each call; ``--max-tool-rounds N`` caps the rounds of calls.
+
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
@@ -271,7 +285,17 @@ class GeminiMagics(Magics):
             attach=tuple(args.attach or ()),
             tools=tuple(args.tools) if args.tools else None,
             mcp=tuple(args.mcp or ()),
+            max_tool_rounds=args.max_tool_rounds,
+            confirm=bool(args.confirm),
         )
+
+    def _ask(self, call: FunctionCall) -> bool:
+        """--confirm: ask in the cell (the kernel's input() goes to the front end); only yes runs it."""
+        try:
+            answer = builtins.input(f"Run {call.name}({describe_arguments(call.arguments, 200)})? [y/N] ")
+        except Exception:  # no stdin after all: nothing runs
+            return False
+        return answer.strip().lower() in ("y", "yes")
 
     def prepare(self, request: TurnRequest) -> PreparedTurn:
         """The session prepares the turn with this shell's namespace and running cell."""
@@ -280,6 +304,11 @@ class GeminiMagics(Magics):
 
     def run_turn(self, args: Any, text: str) -> GeminiResult:
         check_options(args)
+        if getattr(args, "confirm", False) and not _can_ask(self.shell):
+            raise UsageError(
+                "--confirm asks before each call, but this kernel cannot read input (run by nbclient or "
+                "nbconvert?); leave --confirm out, or run the notebook in a front end"
+            )
         prepared = self.prepare(self.request(args, text))
         renderer = self._renderer(show_thoughts=args.show_thoughts)
         for note in prepared.notes:
@@ -289,7 +318,7 @@ class GeminiMagics(Magics):
         save_error: UsageError | None = None
         try:
             with usage_errors():
-                self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream)
+                self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream, confirm=self._ask)
         finally:
             renderer.flush(final=True)
             if args.save and result.images:
@@ -384,6 +413,12 @@ def check_options(args: Any) -> None:
     if getattr(args, "save", None) is not None and not args.save.strip():
         raise UsageError("--save needs a folder, e.g. --save pictures")
     # --temperature and --max-output-tokens are checked by the session, for panels too
+
+
+def _can_ask(shell: Any) -> bool:
+    """Whether input() can reach a person: a terminal, or a kernel whose front end allows stdin."""
+    kernel = getattr(shell, "kernel", None)
+    return kernel is None or bool(getattr(kernel, "_allow_stdin", False))
 
 
 def _kernel_shows_widgets(shell: Any) -> bool:

@@ -208,6 +208,8 @@ class ToolTimeline:
         kind = str(step.get("type") or event.kind)
         if not (kind.endswith("_call") or kind.endswith("_result")):
             return None
+        if kind in ("function_call", "function_result"):  # shown by FunctionCalled, with the result
+            return None
         family = _family(kind)
         if kind.endswith("_result"):
             key = self._calls.get(str(step.get("call_id")), index)

@@ -19,6 +19,7 @@ import ipywidgets as w
 
 from ..core import events as ev
 from ..core.threads import Turn
+from ..render.functions import function_call_html, function_call_text
 from ..render.markdown import disclosure, markdown_bundle
 from ..render.media import media_bundle
 from ..render.report import AnswerCitations, insert_marks
@@ -132,6 +133,14 @@ class StreamingReply:
                     self._show_tool(line)
             elif isinstance(event, ev.Citation):
                 self.citations.add(event)
+
+            elif isinstance(event, ev.FunctionCalled):
+                self.segments.break_segment()
+                bundle = {
+                    "text/html": function_call_html(event, self.scrub),
+                    "text/plain": self.scrub(function_call_text(event)),
+                }
+                self._append(w.Output(outputs=(output_of(bundle),)))
 
     def _show_tool(self, line: ToolLine) -> None:
         outputs = (output_of({"text/html": self.scrub(line.html()), "text/plain": self.scrub(line.plain())}),)

@@ -436,6 +436,29 @@ def test_11_streamed_function_call_arguments_arrive_as_fragments(emulator, clien
     assert events[-1].interaction.status == "requires_action"
 
 
+def test_11_parallel_calls_need_one_result_each_by_id_and_name(emulator, client):
+    emulator.enqueue(
+        Reply.function_calls([("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Rome"})]),
+        Reply.text("Both are warm."),
+    )
+    first = client.interactions.create(model=MODEL, input="Paris and Rome?", tools=[WEATHER_TOOL])
+    calls = [step for step in first.steps if step.type == "function_call"]
+    assert first.status == "requires_action" and len(calls) == 2 and calls[0].id != calls[1].id
+
+    def result(call: Any, name: str | None = None) -> dict[str, Any]:
+        return {"type": "function_result", "call_id": call.id, "name": name or call.name, "result": "21"}
+
+    for bad in ([result(calls[0])], [result(calls[0]), result(calls[1], "other")], "and now?"):
+        with pytest.raises(gi.BadRequestError, match="Invalid input received"):
+            client.interactions.create(model=MODEL, previous_interaction_id=first.id, input=bad)
+    second = client.interactions.create(
+        model=MODEL, previous_interaction_id=first.id, input=[result(calls[1]), result(calls[0])]
+    )
+    assert second.output_text == "Both are warm."
+    with pytest.raises(gi.BadRequestError, match="no function call is pending"):
+        client.interactions.create(model=MODEL, previous_interaction_id=second.id, input=[result(calls[0])])
+
+
 # 12 ------------------------------------------------------------------------------------
 
 

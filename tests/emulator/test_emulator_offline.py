@@ -74,13 +74,52 @@ def test_thinking_summaries_when_requested(client, config, thought, summarised):
 
 
 def test_system_instruction_and_tools_are_acknowledged(client):
-    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object"}}
+    tool = {"type": "url_context"}
     plain = client.interactions.create(model=MODEL, input=PROMPT).output_text
     text = client.interactions.create(
         model=MODEL, input=PROMPT, system_instruction="Talk like a pirate.", tools=[tool]
     ).output_text
     assert "System instruction" in text and "System instruction" not in plain
-    assert "`get_weather`" in text
+    assert "`url_context`" in text
+
+
+def test_declared_functions_are_called_with_arguments_that_fit_then_answered(client):
+    weather = {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "unit": {"type": "string", "enum": ["c", "f"]},
+                "days": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+                "where": {"type": "object", "properties": {"lat": {"type": "number"}}, "required": ["lat"]},
+                "tags": {"type": "array", "items": {"type": "boolean"}},
+            },
+            "required": ["city"],
+        },
+    }
+    bare = {"type": "function", "name": "ping"}
+    first = client.interactions.create(model=MODEL, input=PROMPT, tools=[weather, bare])
+    again = client.interactions.create(model=MODEL, input=PROMPT, tools=[weather, bare])
+    assert first.status == "requires_action"
+    assert OFFLINE_BANNER in first.steps[0].content[0].text
+    calls = [step for step in first.steps if step.type == "function_call"]
+    assert [(c.name, c.arguments) for c in calls] == [
+        ("get_weather", {"city": "example", "unit": "c", "days": 1, "where": {"lat": 1.5}, "tags": [True]}),
+        ("ping", {}),
+    ]
+    assert [c.arguments for c in calls] == [c.arguments for c in again.steps if c.type == "function_call"]
+    results = [
+        {"type": "function_result", "call_id": c.id, "name": c.name, "result": {"ok": n}}
+        for n, c in enumerate(calls)
+    ]
+    answer = client.interactions.create(
+        model=MODEL, input=results, tools=[weather, bare], previous_interaction_id=first.id
+    )
+    assert answer.status == "completed"
+    assert OFFLINE_BANNER in answer.output_text
+    assert '**Result of `get weather`:** {"ok": 0}' in answer.output_text
 
 
 @pytest.mark.parametrize(
