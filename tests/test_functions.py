@@ -521,7 +521,11 @@ def test_functions_are_tools_of_the_thread_and_mix_with_built_in_ones(ip, emulat
     assert asked.body["tools"] == first and answered.body["tools"] == first
     assert CALLS == [("convert", 42.195, "km")] and ip.user_ns["_gemini"].text == "26.2 mi."
     (call,) = ip.user_ns["_gemini"].tool_calls
-    assert (call.name, call.arguments, call.status) == ("convert", {"amount": 42.195, "unit": "km"}, "completed")
+    assert (call.name, call.arguments, call.status) == (
+        "convert",
+        {"amount": 42.195, "unit": "km"},
+        "completed",
+    )
     assert call.result == {"result": convert(42.195, "km")}
     emulator.enqueue(Reply.text("Plain."))
     ip.run("%%gemini --tools none\nNo tools now.")

@@ -10,12 +10,14 @@ outcome (:meth:`_settle`). No IPython imports.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .threads import Thread
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class BackgroundStream:
@@ -94,6 +96,8 @@ class BackgroundStream:
     def _main(self) -> None:
         error: BaseException | None = None
         try:
+            import asyncio  # here, not at import: loading the extension must stay cheap
+
             asyncio.run(self._guarded())
         except BaseException as exc:  # noqa: BLE001 - handed to _settle, never lost
             error = exc
@@ -109,6 +113,8 @@ class BackgroundStream:
             self._settled.set()
 
     async def _guarded(self) -> None:
+        import asyncio
+
         with self._lock:
             self._loop = asyncio.get_running_loop()
             self._task = asyncio.current_task()

@@ -11,11 +11,19 @@ API key before they are stored, so no repr, log or traceback can carry it.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 REDACTED = "<redacted>"
 Value = TypeVar("Value")
+
+
+def is_cancellation(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is asyncio's CancelledError, without importing asyncio (it is slow to import,
+    and an exception can only be one of its kind once asyncio is loaded)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:

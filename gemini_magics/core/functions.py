@@ -17,7 +17,6 @@ sends is evaluated.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import inspect
@@ -388,6 +387,8 @@ class FunctionTools:
             if inspect.iscoroutinefunction(func):
                 value = await func(**kwargs)
             else:
+                import asyncio
+
                 value = await asyncio.to_thread(func, **kwargs)
                 if inspect.isawaitable(value):
                     value = await value
@@ -480,6 +481,8 @@ def run_coroutine(awaitable: Any) -> Any:
     """Run an awaitable to its end from sync code. In a thread whose event loop is running (an
     IPython kernel runs cells inside its loop) it runs on a helper thread with a loop of its own; a
     KeyboardInterrupt while waiting cancels it."""
+    import asyncio  # not at module level: it is slow to import and only needed here
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

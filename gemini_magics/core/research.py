@@ -10,7 +10,6 @@ change. No IPython imports.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from typing import Any
 from . import events as ev
 from .background import BackgroundStream
 from .client import Connection
-from .errors import GeminiConnectionError, GeminiError
+from .errors import GeminiConnectionError, GeminiError, is_cancellation
 from .request import TurnOptions, build_request
 from .results import GeminiResult
 from .threads import Slot, Thread
@@ -207,7 +206,7 @@ class ResearchRun(BackgroundStream):
                 self._recorder.close()
             else:
                 self._recorder.close(failed=error, state=self._state)
-                if isinstance(error, asyncio.CancelledError) and self.interrupted:
+                if is_cancellation(error) and self.interrupted:
                     self.result.status = "cancelled"
                 else:
                     self.error = self.connection.translate(error)
@@ -274,6 +273,8 @@ class ResearchRun(BackgroundStream):
                 raise self.connection.translate(exc) from None
             if str(interaction.status) not in ("in_progress", "queued"):
                 break
+            import asyncio
+
             await asyncio.sleep(self.poll_interval)
         self.result.images.clear()  # the full timeline replaces what the stream had delivered
         self._recorder = TurnRecorder(self.result, self.connection.scrub)

@@ -14,7 +14,6 @@ No IPython imports.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from . import events as ev
 from .background import BackgroundStream
 from .client import Connection
-from .errors import FunctionRoundsExceeded, GeminiError
+from .errors import FunctionRoundsExceeded, GeminiError, is_cancellation
 from .functions import CallOutcome, Confirm, FunctionTools, function_calls
 from .request import TurnOptions, build_request
 from .results import GeminiResult, GeneratedImage, GeneratedMedia
@@ -99,7 +98,7 @@ class TurnRecorder:
         if failed is not None and result.status in ("in_progress", "completed", "requires_action"):
             if isinstance(failed, FunctionRoundsExceeded):
                 return result
-            stopped = isinstance(failed, (KeyboardInterrupt, asyncio.CancelledError))
+            stopped = isinstance(failed, KeyboardInterrupt) or is_cancellation(failed)
             result.status = "incomplete" if stopped else "failed"
         elif result.status == "in_progress":
             result.status = "incomplete"
@@ -389,5 +388,5 @@ class BackgroundTurn(BackgroundStream):
             self.committed = commit(self.thread, self.options, self.result, self.slot)
             return
         self._recorder.close(failed=error, state=self._state)
-        if not isinstance(error, asyncio.CancelledError):
+        if not is_cancellation(error):
             self.error = self.runner.connection.translate(error)
