@@ -109,3 +109,53 @@ def test_chat_notebook_shares_threads_between_panels_and_cells(emulator, monkeyp
     history = notebook.cells[-1].outputs[0]["data"]["text/html"]  # `%gemini history side`
     assert "2 turn(s)" in history
     assert "Name three everyday uses" in history and "Which of those three" in history
+
+
+def _html_of(notebook: nbformat.NotebookNode) -> str:
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    return "\n".join(output.get("data", {}).get("text/html", "") for output in outputs)
+
+
+@pytest.mark.notebook
+def test_tools_notebook_runs_offline_without_any_key(monkeypatch):
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+    notebook = _execute(NOTEBOOKS / "05_tools.ipynb")
+    text = _text_of(notebook)
+    assert "tools were simulated" in text
+    assert "[tool] Searched: What changed in pandas 3.0?" in text
+    assert "[tool] Read: example.org/offline-page/" in text
+    assert "**Sources**\n\n1. [Offline search result](https://example.com/offline-search/" in text
+    assert "[1] Offline search result <https://example.com/offline-search/" in text  # _gemini.sources
+    assert "[tool] Ran code" in text
+    assert '[function] units_sold(city="Lisbon") →' in text
+    assert "{'total': 255, 'by_month': {'2025-01': 120, '2025-02': 135}}" in text  # the function's result
+    assert "[tool] Called offline_echo on weather" in text
+    assert "[('weather', 'offline_echo', 'completed')]" in text
+    page = _html_of(notebook)
+    assert "<details><summary><em>Ran code</em></summary>" in page
+    assert "<summary>Function: <code>units_sold(" in page
+    assert "my-token" not in text and "my-token" not in page  # MCP headers are never shown
+    assert not any(o.get("output_type") == "error" for c in notebook.cells for o in c.get("outputs", []))
+
+
+@pytest.mark.notebook
+def test_tools_notebook_sends_each_tool_to_the_emulator(emulator, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    text = _text_of(_execute(NOTEBOOKS / "05_tools.ipynb"))
+    assert '[function] units_sold(city="Lisbon") →' in text and TEST_KEY not in text
+    bodies = [r.body for r in creates(emulator)]
+    assert [[tool["type"] for tool in b.get("tools", [])] for b in bodies] == [
+        ["google_search", "url_context"],
+        ["url_context"],
+        ["code_execution"],
+        ["function"],  # units_sold asked for …
+        ["function"],  # … and its result sent back
+        ["mcp_server"],
+    ]
+    assert bodies[4]["input"][0]["result"] == {"total": 255, "by_month": {"2025-01": 120, "2025-02": 135}}
+    assert bodies[5]["tools"][0]["headers"] == {"Authorization": "Bearer my-token"}
+    assert "my-token" not in text
