@@ -12,6 +12,8 @@ import dataclasses
 import enum
 import json
 import re
+import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Annotated, Literal, Optional
 
@@ -212,8 +214,25 @@ def test_a_coroutine_runs_also_where_an_event_loop_is_running():
     async def inside_a_running_loop() -> int:  # as in ipykernel, where cells run inside its loop
         return int(run_coroutine(double(21)))
 
-    assert run_coroutine(double(2)) == 4
-    assert asyncio.run(inside_a_running_loop()) == 42
+    def check() -> None:
+        assert run_coroutine(double(2)) == 4
+        assert asyncio.run(inside_a_running_loop()) == 42
+
+    # on a thread of its own: after the browser tests, Playwright's sync API keeps a loop running on
+    # the main thread, where asyncio.run() is refused
+    outcome: list[BaseException | None] = []
+    worker = threading.Thread(target=lambda: outcome.append(_run_catching(check)))
+    worker.start()
+    worker.join(30)
+    assert outcome == [None], outcome
+
+
+def _run_catching(check: Callable[[], None]) -> BaseException | None:
+    try:
+        check()
+    except BaseException as exc:  # reported to the test's thread
+        return exc
+    return None
 
 
 # -- the loop in a cell ----------------------------------------------------------------------------
