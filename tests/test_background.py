@@ -223,3 +223,19 @@ def test_a_continuation_hop_is_requested_like_the_sdk_does_and_its_text_follows(
     assert "".join(e.text for e in events if isinstance(e, ev.TextDelta)) == "first second"
     (finished,) = [e for e in events if isinstance(e, ev.Finished)]
     assert finished.interaction_id == "v1_b" and finished.status == "completed"
+
+
+def test_interrupting_a_stream_that_just_ended_is_harmless(emulator, monkeypatch):
+    """Cancel pressed as a run ends: the worker's loop is closing, and interrupt() must not reach it
+    (it used to raise "Event loop is closed" into the research panel)."""
+    from gemini_magics.core.background import BackgroundStream
+
+    class Quick(BackgroundStream):
+        async def _run(self) -> None:
+            return None
+
+    stream = Quick(None, name="quick")
+    stream.start()
+    assert stream.wait_for_end(5)
+    stream.interrupt()  # after the end: nothing to cancel, nothing raised
+    assert stream._loop is None and stream._task is None

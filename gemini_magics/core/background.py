@@ -120,4 +120,8 @@ class BackgroundStream:
             self._task = asyncio.current_task()
             if self.interrupted:  # interrupted before the loop existed
                 raise asyncio.CancelledError
-        await self._run()
+        try:
+            await self._run()
+        finally:
+            with self._lock:  # the loop closes after this: interrupt() must not call into it then
+                self._loop = self._task = None
