@@ -20,9 +20,6 @@ from . import decode, sdk
 from .errors import GeminiAPIError, GeminiConnectionError
 
 log = logging.getLogger(__name__)
-TERMINAL_STATUSES = frozenset(
-    {"completed", "failed", "cancelled", "incomplete", "requires_action", "budget_exceeded"}
-)
 
 
 @dataclass(frozen=True)
@@ -242,10 +239,6 @@ def _settled(block: dict[str, Any]) -> dict[str, Any]:
         (k, list(v) if k == "annotations" else v) for k, v in block.items() if k not in ("_parts", "_at")
     )
     return settled
-
-
-def _blank(value: Any) -> bool:
-    return value is None or value == "" or value == []
 
 
 class StreamNormaliser:

@@ -25,7 +25,6 @@ from .threads import Slot, Thread
 from .turns import TurnRecorder, commit
 
 PHASES = ("queued", "planning", "searching", "reading", "writing", "done")
-OUTCOMES = ("completed", "failed", "cancelled", "incomplete", "budget_exceeded")
 _PHASE_FLOOR = {"queued": 0.02, "planning": 0.08, "searching": 0.2, "reading": 0.45, "writing": 0.75}
 
 

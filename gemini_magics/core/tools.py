@@ -160,11 +160,6 @@ def with_mcp(tools: Sequence[dict[str, Any]], servers: Sequence[dict[str, Any]])
     return [*kept, *servers]
 
 
-def header_values(tools: Iterable[dict[str, Any]]) -> list[str]:
-    """The MCP header values among ``tools``: secrets to scrub from anything shown."""
-    return [value for tool in tools for value in (tool.get("headers") or {}).values() if value]
-
-
 def describe(tools: Iterable[dict[str, Any]]) -> str:
     """Short names for ``status`` and ``history``: "search, code, mcp:weather" (never headers)."""
     words = []

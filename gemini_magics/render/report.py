@@ -53,9 +53,6 @@ class Citations:
         self.numbers: dict[str, int] = {}
         self.sources: dict[str, Source] = {}
 
-    def number(self, url: str, title: str | None) -> int:
-        return self.number_source(Source(title or url, url))
-
     def number_source(self, source: Source) -> int:
         if source.key not in self.numbers:
             self.numbers[source.key] = len(self.numbers) + 1
