@@ -416,7 +416,7 @@ def test_the_terminal_streams_the_json_then_prints_the_table(ip, emulator):
 
 def test_the_table_escapes_what_the_model_wrote(ip, emulator):
     ip.user_ns["Review"] = Review
-    hostile = '<img src=x onerror=alert(1)>'
+    hostile = "<img src=x onerror=alert(1)>"
     emulator.enqueue(Reply.text(json.dumps([{"sentiment": "neutral", "score": 1, "topics": [hostile]}])))
     cell = ip.run("%%gemini --schema 'list[Review]'\nLabel.")
     shown = html_of(cell)
