@@ -174,6 +174,17 @@ def test_a_list_of_models_shows_a_json_block_while_streaming_then_a_table(ip, em
     assert "<table>" in html_of(cell) and "gemini-3.5-flash" in markdown_of(cell)
 
 
+def test_a_long_structured_answer_stays_within_the_display_budget(ip, emulator):
+    rows = [{"sentiment": "positive", "score": n, "topics": ["food", "service"]} for n in range(300)]
+    text = json.dumps(rows, indent=2)
+    emulator.enqueue(Reply.text(text, deltas=1000))
+    ip.user_ns["Review"] = Review
+    cell = ip.run("%%gemini --schema 'list[Review]' -o r\nLabel them.")
+    assert len(ip.user_ns["r"].parsed) == 300
+    sent = sum(len(value) for output in cell.outputs for value in output["data"].values())
+    assert sent <= 3 * len(text)  # the growing block, then the table; the JSON is not sent again
+
+
 def test_a_json_schema_dict_gives_plain_values_validated_against_it(ip, emulator):
     ip.user_ns["recipe"] = RECIPE_SCHEMA
     cell = ip.run("%%gemini --schema recipe -o r\nA quick soup.")

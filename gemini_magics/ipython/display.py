@@ -128,8 +128,13 @@ class NotebookRenderer:
         self._open_fence = self.structured  # text after this starts a new code block
 
     def show_value(self, value: Any) -> None:
-        """Replace the streamed JSON (the last text segment) with the validated value."""
+        """Replace the streamed JSON (the last text segment) with the validated value; the JSON
+        is not sent again (its final text/plain copy is not needed under the value)."""
         with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.segments.settle()
             bundle = {mime: self.scrub(data) for mime, data in value_bundle(value).items()}
             if self._tail is None:
                 self._tail = _Display(bundle)
@@ -333,6 +338,8 @@ class TextRenderer:
     def show_value(self, value: Any) -> None:
         """A terminal cannot replace what it printed: a table for records, or the pretty JSON when
         the streamed text was not already that, goes below it."""
+        self._write(self._pending)
+        self._pending = ""
         text = value_text(value)
         if text.strip() != "".join(self._answer).strip():
             self._write(("" if self._ends_with_newline else "\n") + self._clean(text) + "\n")

@@ -338,9 +338,9 @@ class GeminiMagics(Magics):
             exc.hint = f"the raw answer is in {args.out or '_gemini'}.text; ask again, or loosen the schema"
             raise
         finally:
-            renderer.flush(final=True)
             if parsed:
                 renderer.show_value(result.parsed)
+            renderer.flush(final=True)
             if args.save and result.images:
                 save_error = self._save_images(result, Path(args.save), thread, prepared.parent, renderer)
             renderer.footer(self._footer_info(result))
