@@ -31,7 +31,6 @@ from .errors import GeminiSchemaError, InputError
 
 JSON_MIME = "application/json"
 SUPPORTED = "a pydantic model, a dataclass, a TypedDict, an Enum, list[...] of one, or a JSON Schema dict"
-MAX_LISTED_ERRORS = 3
 MAX_ERROR_CHARS = 160
 # JSON Schema keywords sent on the wire (the subset the API reads); anything else is left out
 _KEPT = frozenset(
