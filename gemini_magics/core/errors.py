@@ -151,3 +151,21 @@ class FunctionRoundsExceeded(GeminiTurnIncomplete):
             ),
         )
         self.rounds = rounds
+
+
+class GeminiSchemaError(GeminiError):
+    """The answer is not JSON, or does not fit the schema it was asked for (``--schema``/``--json``).
+
+    ``problems`` lists what does not fit, one line each (where, and what is wrong); the raw answer is
+    kept in the result's ``.text``.
+    """
+
+    def __init__(self, schema: str, problems: list[str], *, hint: str | None = None) -> None:
+        self.schema = schema
+        self.problems = list(problems)
+        listed = "; ".join(self.problems[:3])
+        more = f" (and {len(self.problems) - 3} more)" if len(self.problems) > 3 else ""
+        super().__init__(
+            f"the answer does not fit {schema}: {listed}{more}",
+            hint=hint or "the raw answer is kept in the result's .text; ask again, or loosen the schema",
+        )

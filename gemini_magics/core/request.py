@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .functions import DEFAULT_MAX_ROUNDS, FunctionTool
+from .structured import OutputSchema
 from .threads import ThreadSettings
 
 THINKING_LEVELS = ("minimal", "low", "medium", "high")
@@ -34,6 +35,8 @@ class TurnOptions:
     confirm: bool = False  # ask before each call
     # a continuation round sends these steps (function results) instead of the prompt
     input_steps: tuple[dict[str, Any], ...] = ()
+    # a JSON answer (--json), checked against a schema (--schema); sent on every round
+    output_schema: OutputSchema | None = None
 
 
 def image_choices() -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -66,6 +69,8 @@ def build_request(options: TurnOptions) -> dict[str, Any]:
     request = {"model": options.model, "input": prompt_input}
     if options.image_output is not None:
         request["response_format"] = [{"type": "text"}, {"type": "image", **options.image_output}]
+    elif options.output_schema is not None:
+        request["response_format"] = options.output_schema.response_format()
     if options.previous_interaction_id:
         request["previous_interaction_id"] = options.previous_interaction_id
     if options.system:

@@ -196,6 +196,8 @@ class GeminiResult:
     audio: list[GeneratedMedia] = field(default_factory=list)
     videos: list[GeneratedMedia] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
+    # the answer validated against --schema (a model, a list of them, JSON values); None without one
+    parsed: Any = field(default=None, repr=False)
 
     @property
     def tool_calls(self) -> list[ToolCall]:

@@ -35,6 +35,7 @@ from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
 from .results import GeminiResult
 from .retry import RetrySink
+from .structured import OutputSchema
 from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
 from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
@@ -104,6 +105,10 @@ class TurnRequest:
     functions: tuple[Callable[..., Any], ...] = ()  # Python functions the model may call, this turn
     max_tool_rounds: int | None = None  # None: the session's setting
     confirm: bool = False  # ask before each function call (cells only)
+    # structured output, this turn only: the user's type or JSON Schema dict (looked up already), or
+    # json=True for any JSON; the result's .parsed holds the validated value
+    schema: Any = None
+    json: bool = False
 
 
 @dataclass
@@ -254,6 +259,7 @@ class Session:
         from the head).
         """
         check_settings(request)
+        output_schema = self.output_schema(request)
         prompt = self.prompt(request, namespace)
         self.require_key()
         blocks = self.attachments(request.attach, namespace, request.files)
@@ -279,6 +285,8 @@ class Session:
         functions = _unique_functions(*functions, *(t for t in chosen if isinstance(t, FunctionTool)))
         if functions and request.agent is not None:
             raise InputError("research agents cannot call your functions; leave the functions out")
+        if output_schema is not None and request.agent is not None:
+            raise InputError(f"research agents write reports, not JSON; leave {_schema_flag(request)} out")
         notes: list[str] = []
         if request.agent is not None:
             options = TurnOptions(
@@ -313,13 +321,25 @@ class Session:
                     else request.max_tool_rounds
                 ),
                 confirm=request.confirm,
+                output_schema=output_schema,
             )
+            if output_schema is not None and image_output is not None:
+                raise InputError(
+                    f"{_schema_flag(request)} asks for a JSON answer, but this turn makes a picture "
+                    f"({model}); drop --image, or start a text thread (-t OTHER or --new)"
+                )
             model_name = model
         if self.connection.offline:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
         return PreparedTurn(options, result, thread, slot, notes)
+
+    def output_schema(self, request: TurnRequest) -> OutputSchema | None:
+        """The JSON the turn asks for: ``schema`` checked and described, or any JSON (``json``)."""
+        if request.schema is not None:
+            return OutputSchema.from_object(request.schema)
+        return OutputSchema.json_only() if request.json else None
 
     def _tools(
         self, request: TurnRequest, before: ThreadSettings, namespace: Mapping[str, Any] | None
@@ -619,6 +639,10 @@ def _unique_functions(*tools: FunctionTool) -> tuple[FunctionTool, ...]:
         return tuple(FunctionTools(tools).tools.values())
     except DeclarationError as exc:
         raise InputError(f"cannot offer {exc}") from None
+
+
+def _schema_flag(request: TurnRequest) -> str:
+    return "--schema" if request.schema is not None else "--json"
 
 
 def busy_error(exc: ThreadBusy) -> InputError:

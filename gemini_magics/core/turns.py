@@ -21,7 +21,7 @@ from typing import Any
 from . import events as ev
 from .background import BackgroundStream
 from .client import Connection
-from .errors import FunctionRoundsExceeded, GeminiError, is_cancellation
+from .errors import FunctionRoundsExceeded, GeminiError, GeminiSchemaError, is_cancellation
 from .functions import CallOutcome, Confirm, FunctionTools, function_calls
 from .request import TurnOptions, build_request
 from .results import GeminiResult, GeneratedImage, GeneratedMedia
@@ -51,6 +51,7 @@ class TurnRecorder:
         self._thoughts: list[str] = []
         self._earlier_steps: list[dict[str, Any]] = []  # rounds before this one, and results sent
         self._earlier_usage: dict[str, Any] = {}
+        self._round_start = 0  # where the last round's text starts in _text
 
     def add(self, event: ev.Event) -> ev.Event:
         """Record ``event``; returns it, for the renderers."""
@@ -76,6 +77,18 @@ class TurnRecorder:
         timeline, its usage is added to the next round's."""
         self._earlier_steps = [*self.result.steps, *sent]
         self._earlier_usage = dict(self.result.usage)
+        self._round_start = len(self._text)
+
+    def parse(self, options: TurnOptions, secrets: list[str]) -> None:
+        """A completed turn that asked for JSON: its last round's text (earlier rounds asked for
+        function calls) validated into ``result.parsed``; raises GeminiSchemaError, key redacted."""
+        schema = options.output_schema
+        if schema is None or self.result.status != "completed":
+            return
+        try:
+            self.result.parsed = schema.parse(self.scrub("".join(self._text[self._round_start :])))
+        except GeminiSchemaError as exc:
+            raise exc.redacted(secrets) from None
 
     def _add_media(self, event: ev.MediaDelta) -> None:
         mime = event.mime_type or ""
@@ -274,6 +287,7 @@ class TurnRunner:
                 raise
             recorder.close()
             commit(thread, options, result, slot)
+            recorder.parse(options, self.connection.secrets())
         return result
 
     def start(
@@ -386,6 +400,10 @@ class BackgroundTurn(BackgroundStream):
         if error is None:
             self._recorder.close()
             self.committed = commit(self.thread, self.options, self.result, self.slot)
+            try:
+                self._recorder.parse(self.options, self.runner.connection.secrets())
+            except GeminiSchemaError as exc:
+                self.error = exc
             return
         self._recorder.close(failed=error, state=self._state)
         if not is_cancellation(error):

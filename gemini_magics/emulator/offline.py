@@ -25,6 +25,7 @@ from .imaging import edit_picture, output_size, render_scene
 from .media import MediaFiles, describe_block, last_turn_had_image, latest_picture, media_blocks
 from .script import Json, Reply
 from .store import input_steps
+from .structured import json_format, json_reply
 from .tools import tool_steps
 
 OFFLINE_BANNER = "*Offline emulator — this reply was generated locally, not by Gemini.*"
@@ -52,8 +53,11 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
     prompt = prompt_text(request.get("input"))
     given = input_steps(request.get("input"))
     functions = [t for t in request.get("tools") or [] if t.get("type") == "function" and t.get("name")]
+    wants_json = json_format(request) is not None
     if functions and not any(step.get("type") == "function_result" for step in given):
-        return call_functions(functions)
+        return call_functions(functions, explain=not wants_json)
+    if wants_json:
+        return json_reply(request, prompt)
     inputs = [f"- **Input {block['type']}:** {describe_block(block, files)}" for block in media_blocks(given)]
     inputs += [
         f"- **Result of `{snippet(str(step.get('name') or step.get('call_id')))}`:** "
@@ -84,9 +88,10 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
 MAX_OFFLINE_CALLS = 3
 
 
-def call_functions(functions: Sequence[Json]) -> Reply:
+def call_functions(functions: Sequence[Json], *, explain: bool = True) -> Reply:
     """Call the declared functions (the first few), each once, with made-up arguments that fit their
-    schemas, after a line saying so; the next turn (the results) gets the usual offline answer."""
+    schemas, after a line saying so (``explain``; not before a JSON answer, whose text must stay
+    JSON); the next turn (the results) gets the usual offline answer."""
     chosen = functions[:MAX_OFFLINE_CALLS]
     names = ", ".join(f"`{tool['name']}`" for tool in chosen)
     text = (
@@ -96,7 +101,7 @@ def call_functions(functions: Sequence[Json]) -> Reply:
     calls = [
         (str(tool["name"]), example_value(tool.get("parameters") or {"type": "object"})) for tool in chosen
     ]
-    return Reply.function_calls(calls, text=text, delay=OFFLINE_DELAY)
+    return Reply.function_calls(calls, text=text if explain else None, delay=OFFLINE_DELAY)
 
 
 def example_value(schema: Any, depth: int = 0) -> Any:

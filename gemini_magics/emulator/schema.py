@@ -16,6 +16,7 @@ import typing
 from typing import TYPE_CHECKING, Any
 
 from .script import ApiError, Json
+from .structured import check_json_format
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -156,6 +157,7 @@ def check_create_request(body: Any) -> None:
         raise ApiError(400, "invalid_request", "'previous_interaction_id' must be a string.")
     _check_input(body.get("input"))
     _check_image_formats(body.get("response_format"))
+    check_json_format(body.get("response_format"))
 
 
 @functools.cache

@@ -91,6 +91,15 @@ ARGUMENTS: tuple[argument, ...] = (
         help="Stop after N rounds of calls to your Python functions (default: GeminiMagics.max_tool_rounds).",
     ),
     argument("--confirm", action="store_true", help="Ask before each call to one of your Python functions."),
+    argument(
+        "--schema",
+        metavar="TYPE",
+        help="Answer in JSON that fits TYPE, this turn: a pydantic model, dataclass, TypedDict or Enum, "
+        "list[...] of one, or a JSON Schema dict (a name or expression); the value is in .parsed.",
+    ),
+    argument(
+        "--json", action="store_true", help="Answer in JSON, this turn (no schema); the value is in .parsed."
+    ),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),

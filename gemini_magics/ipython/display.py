@@ -22,6 +22,7 @@ from ..render.markdown import disclosure, markdown_bundle, note_html
 from ..render.media import media_bundle
 from ..render.report import AnswerCitations, insert_marks
 from ..render.segments import SegmentedMarkdown, _unchanged
+from ..render.structured import STREAM_FENCE, value_bundle, value_text
 from ..render.tools import ToolLine, ToolTimeline
 
 HTML = "text/html"
@@ -61,9 +62,16 @@ class NotebookRenderer:
     """
 
     def __init__(
-        self, *, interval: float, show_thoughts: bool, scrub: Callable[[str], str] = _unchanged
+        self,
+        *,
+        interval: float,
+        show_thoughts: bool,
+        scrub: Callable[[str], str] = _unchanged,
+        structured: bool = False,
     ) -> None:
         self.interval = interval
+        self.structured = structured  # a JSON answer: text streams as a json code block
+        self._open_fence = structured
         self.show_thoughts = show_thoughts
         self.scrub = scrub
         self.segments = SegmentedMarkdown(interval=interval, publish=self._publish, scrub=scrub)
@@ -86,13 +94,16 @@ class NotebookRenderer:
     def handle(self, event: ev.Event) -> None:
         with self._lock:
             if isinstance(event, ev.TextDelta):
-                if self.segments.feed(event.text):
+                text = event.text
+                if self._open_fence and text:
+                    text, self._open_fence = STREAM_FENCE + text, False
+                if self.segments.feed(text):
                     self._flush_later()
             elif isinstance(event, ev.ThoughtDelta):
                 self._thoughts.append(event.text)
                 self._show_thoughts(final=False)
             elif isinstance(event, ev.MediaDelta):
-                self.segments.break_segment()
+                self._break_segment()
                 display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
             elif isinstance(event, ev.ToolActivity):
                 line = self.tools.feed(event)
@@ -101,7 +112,7 @@ class NotebookRenderer:
             elif isinstance(event, ev.Citation):
                 self.citations.add(event)
             elif isinstance(event, ev.FunctionCalled):
-                self.segments.break_segment()
+                self._break_segment()
                 text = self.scrub(function_call_text(event))
                 bundle = {HTML: function_call_html(event, self.scrub), "text/plain": text}
                 display(bundle, raw=True, metadata={"gemini_magics": {"function": event.name}})
@@ -111,6 +122,24 @@ class NotebookRenderer:
                     self._retry_note = _Display(bundle)
                 else:
                     self._retry_note.update(bundle)
+
+    def _break_segment(self) -> None:
+        self.segments.break_segment()
+        self._open_fence = self.structured  # text after this starts a new code block
+
+    def show_value(self, value: Any) -> None:
+        """Replace the streamed JSON (the last text segment) with the validated value; the JSON
+        is not sent again (its final text/plain copy is not needed under the value)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.segments.settle()
+            bundle = {mime: self.scrub(data) for mime, data in value_bundle(value).items()}
+            if self._tail is None:
+                self._tail = _Display(bundle)
+            else:
+                self._tail.update(bundle)
 
     def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
         if new_segment or self._tail is None:
@@ -125,7 +154,7 @@ class NotebookRenderer:
         bundle[HTML] = self.scrub(bundle[HTML])
         shown = self._tool_displays.get(line.key)
         if shown is None:
-            self.segments.break_segment()
+            self._break_segment()
             self._tool_displays[line.key] = (
                 _Display(bundle, {"gemini_magics": {"tool": line.kind}}),
                 bundle[HTML],
@@ -140,7 +169,8 @@ class NotebookRenderer:
             return
         self._cited = True
         marks, sources = self.citations.place(self.segments.text)
-        for (start, text), shown in zip(self.segments.published(), self._segment_displays, strict=False):
+        published = [] if self.structured else self.segments.published()  # no marks inside JSON
+        for (start, text), shown in zip(published, self._segment_displays, strict=False):
             marked = insert_marks(text, marks, start)
             if marked != text:
                 shown.update(markdown_bundle(self.scrub(marked)))
@@ -225,8 +255,11 @@ class TextRenderer:
         show_thoughts: bool = False,
         scrub: Callable[[str], str] = _unchanged,
         holdback: int = 0,
+        structured: bool = False,
     ) -> None:
         self.stream = stream or sys.stdout
+        self.structured = structured
+        self._answer: list[str] = []  # a structured answer's text as shown, to compare at the end
         self.show_thoughts = show_thoughts
         self.scrub = scrub
         self.holdback = holdback
@@ -246,6 +279,8 @@ class TextRenderer:
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.TextDelta) and event.text:
+            if self.structured:
+                self._answer.append(event.text)
             text = self._clean(self._pending + event.text)
             cut = max(0, len(text) - self.holdback)
             self._write(text[:cut])
@@ -298,6 +333,16 @@ class TextRenderer:
                 sources = self.citations.plain_sources()
                 self._write("Sources:\n" + "".join(f"{self._clean(s)}\n" for s in sources))
                 self.citations = AnswerCitations()
+        self.stream.flush()
+
+    def show_value(self, value: Any) -> None:
+        """A terminal cannot replace what it printed: a table for records, or the pretty JSON when
+        the streamed text was not already that, goes below it."""
+        self._write(self._pending)
+        self._pending = ""
+        text = value_text(value)
+        if text.strip() != "".join(self._answer).strip():
+            self._write(("" if self._ends_with_newline else "\n") + self._clean(text) + "\n")
         self.stream.flush()
 
     def footer(self, info: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe
 
 from ..core import models
 from ..core.client import Connection
-from ..core.errors import GeminiTurnIncomplete, InputError, redact
+from ..core.errors import GeminiSchemaError, GeminiTurnIncomplete, InputError, redact
 from ..core.functions import DEFAULT_MAX_ROUNDS, FunctionCall, describe_arguments
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
@@ -37,6 +37,7 @@ from . import commands, usage_errors
 from . import research as research_magic
 from .args import gemini_arguments, parse_line
 from .display import NotebookRenderer, TextRenderer, register_formatters
+from .structured import resolve_schema
 
 OFFLINE_ENV = "GEMINI_MAGICS_OFFLINE"
 _LINE_MAGIC = re.compile(r"^(\s*)%gemini(\s.*)$")
@@ -245,12 +246,21 @@ class GeminiMagics(Magics):
         (its hints and docstring describe it); each call is shown collapsed and the answer goes on.
         ``--confirm`` asks before each call; ``--max-tool-rounds N`` caps the rounds of calls.
 
+        Structured output: ``%%gemini --schema Review -o r`` asks for JSON that fits ``Review`` (a
+        pydantic model, dataclass, TypedDict or Enum, ``'list[Review]'``, or a JSON Schema dict); it
+        streams as a JSON block, then shows as a table (a list of records) or as JSON, and
+        ``r.parsed`` holds the validated value. ``--json`` asks for any JSON. An answer that does
+        not fit fails the cell; its text stays in ``r.text``.
+
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
         if commands.dispatch(self._command_context(), line, cell=cell is not None):
             return
         args = parse_line(self.gemini.parser, line, cell=cell is not None)
+        if args.research and (args.schema is not None or args.json):
+            flag = "--schema" if args.schema is not None else "--json"
+            raise UsageError(f"research agents write reports, not JSON; leave {flag} out")
         if not args.research and (args.agent is not None or args.max or args.wait):
             raise UsageError("--agent, --max and --wait go with --research; add --research or drop them")
         if cell is not None and args.prompt:
@@ -287,6 +297,8 @@ class GeminiMagics(Magics):
             mcp=tuple(args.mcp or ()),
             max_tool_rounds=args.max_tool_rounds,
             confirm=bool(args.confirm),
+            schema=resolve_schema(getattr(args, "schema", None), self.ip.user_ns, self.connection.secrets()),
+            json=bool(getattr(args, "json", False)),
         )
 
     def _ask(self, call: FunctionCall) -> bool:
@@ -310,16 +322,24 @@ class GeminiMagics(Magics):
                 "nbconvert?); leave --confirm out, or run the notebook in a front end"
             )
         prepared = self.prepare(self.request(args, text))
-        renderer = self._renderer(show_thoughts=args.show_thoughts)
+        structured = prepared.options.output_schema is not None
+        renderer = self._renderer(show_thoughts=args.show_thoughts, structured=structured)
         for note in prepared.notes:
             renderer.note(note)
         result, thread = prepared.result, prepared.thread
         self._publish(result, args.out)
         save_error: UsageError | None = None
+        parsed = False
         try:
             with usage_errors():
                 self.session.run(prepared, on_event=renderer.handle, unary=args.no_stream, confirm=self._ask)
+            parsed = structured and result.status == "completed"
+        except GeminiSchemaError as exc:
+            exc.hint = f"the raw answer is in {args.out or '_gemini'}.text; ask again, or loosen the schema"
+            raise
         finally:
+            if parsed:
+                renderer.show_value(result.parsed)
             renderer.flush(final=True)
             if args.save and result.images:
                 save_error = self._save_images(result, Path(args.save), thread, prepared.parent, renderer)
@@ -378,13 +398,17 @@ class GeminiMagics(Magics):
             ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
-    def _renderer(self, *, show_thoughts: bool) -> CellRenderer:
+    def _renderer(self, *, show_thoughts: bool, structured: bool = False) -> CellRenderer:
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
         if type(self.ip.display_pub) is DisplayPublisher:
             holdback = max((len(s) for s in secrets), default=1) - 1
-            return TextRenderer(show_thoughts=show_thoughts, scrub=scrub, holdback=holdback)
-        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
+            return TextRenderer(
+                show_thoughts=show_thoughts, scrub=scrub, holdback=holdback, structured=structured
+            )
+        return NotebookRenderer(
+            interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub, structured=structured
+        )
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.ip.user_ns["_gemini"] = result

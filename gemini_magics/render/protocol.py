@@ -29,3 +29,6 @@ class Renderer(Protocol):
 class CellRenderer(Renderer, Protocol):
     def footer(self, info: dict[str, Any]) -> None:
         """The line under an answer in a cell: model, thread, tokens, status, interaction id."""
+
+    def show_value(self, value: Any) -> None:
+        """A structured answer's validated value, in place of its streamed JSON (``--schema``)."""

@@ -75,6 +75,11 @@ class SegmentedMarkdown:
         self.flush(final=True)
         self._begin_segment(len(self.text))
 
+    def settle(self) -> None:
+        """The caller replaced the tail's display (a structured answer's value): none of the text
+        so far is sent again; later text starts a new segment."""
+        self._begin_segment(len(self.text))
+
     def _begin_segment(self, start: int) -> None:
         self._has_tail = False
         self._segment_start = start
