@@ -151,3 +151,7 @@ class FunctionRoundsExceeded(GeminiTurnIncomplete):
             ),
         )
         self.rounds = rounds
+
+
+class GeminiBatchStopped(GeminiError):
+    """A batch (``--map``) was interrupted; the rows that finished are kept."""

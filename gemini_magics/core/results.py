@@ -196,6 +196,7 @@ class GeminiResult:
     audio: list[GeneratedMedia] = field(default_factory=list)
     videos: list[GeneratedMedia] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
+    parsed: Any = field(default=None, repr=False)  # the structured answer (--schema); None without one
 
     @property
     def tool_calls(self) -> list[ToolCall]:
