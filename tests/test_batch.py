@@ -256,14 +256,14 @@ def test_terminal_progress_is_tqdm_text_bar(rows, emulator):
 
 
 def test_notebook_progress_is_tqdm_widget_bar(rows, emulator):
-    from ipywidgets import Widget
+    from ipywidgets.widgets.widget import _instances
 
     rows.run("%config GeminiMagics.widgets = 'on'")
     rows.user_ns["items"] = list(range(3))
     cell = rows.run("%%gemini --map items\nSquare {{item}}")
     views = [o["data"] for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
     assert len(views) == 1
-    container = Widget.widgets[views[0]["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    container = _instances[views[0]["application/vnd.jupyter.widget-view+json"]["model_id"]]
     bar = next(child for child in container.children if hasattr(child, "max"))
     assert (bar.value, bar.max, bar.bar_style) == (3, 3, "success")
     assert "3/3" in container.children[-1].value
