@@ -61,7 +61,8 @@ def main() -> None:
         os.environ.update(GEMINI_API_KEY=KEY, GOOGLE_GEMINI_BASE_URL=server.stdout.readline().strip())
         session = Session()
         items = [f"review number {i}" for i in range(ROWS)]
-        batch("warm up {{item}}", items[:CONCURRENCY], concurrency=CONCURRENCY, progress=False, session=session)
+        warm_up = items[:CONCURRENCY]
+        batch("warm up {{item}}", warm_up, concurrency=CONCURRENCY, progress=False, session=session)
         peak()
         walls, peaks = [], []
         for round_number in range(ROUNDS):
@@ -87,10 +88,12 @@ def main() -> None:
     ideal = ROWS / CONCURRENCY * LATENCY
     wall = statistics.median(walls)
     print(f"{ROWS} rows at concurrency {CONCURRENCY}, {LATENCY * 1000:.0f} ms latency per request")
-    print(f"wall time {wall:.2f} s (median of {ROUNDS}) / ideal {ideal:.2f} s = {wall / ideal:.2f} (target <= 1.3)")
+    ratio = wall / ideal
+    print(f"wall time {wall:.2f} s (median of {ROUNDS}) / ideal {ideal:.2f} s = {ratio:.2f} (target <= 1.3)")
     print(f"peak concurrency seen by the server: {max(peaks)} (bound {CONCURRENCY}; per round {peaks})")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory: {rss:.0f} MB resident; {traced_peak / 2**20:.1f} MB of Python allocations in one batch")
+    traced = traced_peak / 2**20
+    print(f"peak memory: {rss:.0f} MB resident; {traced:.1f} MB of Python allocations in one batch")
 
 
 if __name__ == "__main__":
