@@ -14,8 +14,18 @@ from typing import Any
 
 from .core.errors import GeminiError
 
-__all__ = ["GeminiError", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["GeminiError", "batch", "load_ipython_extension", "unload_ipython_extension"]
 __version__ = "0.1.0"
+
+
+def batch(prompt: str, items: Any, **options: Any) -> Any:
+    """Send ``prompt`` once per item of ``items`` (``{{item}}`` filled per row) and return the
+    :class:`~gemini_magics.core.batch.BatchResult`; works in scripts. See
+    :func:`gemini_magics.core.batch.batch` for the options (``concurrency``, ``as_name``, ``model``,
+    ``tools``, ``variables``, ``session``, ...)."""
+    from .core.batch import batch as run_batch
+
+    return run_batch(prompt, items, **options)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,10 +173,16 @@ class Connection:
         client = self.client()
         return RetryingInteractions(client.interactions, self.retry_policy(), on_retry, client)
 
-    def async_interactions(self, on_retry: RetrySink | None = None) -> AsyncRetryingInteractions:
-        """A fresh client's ``aio.interactions`` (for a worker's own event loop), retried likewise."""
+    def async_interactions(
+        self, on_retry: RetrySink | None = None, gate: Callable[[], Awaitable[None]] | None = None
+    ) -> AsyncRetryingInteractions:
+        """A fresh client's ``aio.interactions`` (for a worker's own event loop), retried likewise;
+        ``gate`` is awaited before every attempt (a batch's shared back-off)."""
         client = self.new_client()
-        return AsyncRetryingInteractions(client.aio.interactions, self.retry_policy(), on_retry, client)
+        policy = self.retry_policy()
+        interactions = AsyncRetryingInteractions(client.aio.interactions, policy, on_retry, client)
+        interactions.gate = gate
+        return interactions
 
     def translate(self, exc: BaseException) -> GeminiError:
         """Turn an SDK exception into ours, with a hint and the key scrubbed out (ours are scrubbed too)."""

@@ -169,3 +169,7 @@ class GeminiSchemaError(GeminiError):
             f"the answer does not fit {schema}: {listed}{more}",
             hint=hint or "the raw answer is kept in the result's .text; ask again, or loosen the schema",
         )
+
+
+class GeminiBatchStopped(GeminiError):
+    """A batch (``--map``) was interrupted; the rows that finished are kept."""

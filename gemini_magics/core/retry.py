@@ -22,7 +22,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +174,13 @@ class RetryingInteractions(_Retrying):
 
 
 class AsyncRetryingInteractions(_Retrying):
-    """``client.aio.interactions`` with the same policy; cancelling the task ends a wait at once."""
+    """``client.aio.interactions`` with the same policy; cancelling the task ends a wait at once.
+
+    ``gate``, when set, is awaited before every attempt: a batch's rows share one, so a 429 or 5xx
+    seen by any row holds back the next request of every row.
+    """
+
+    gate: Callable[[], Awaitable[None]] | None = None
 
     async def create(self, **kwargs: Any) -> Any:
         return await self._call(self._resource.create, (), kwargs)
@@ -194,6 +200,8 @@ class AsyncRetryingInteractions(_Retrying):
     async def _call(self, method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         attempt = 1
         while True:
+            if self.gate is not None:
+                await self.gate()
             try:
                 return await method(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - re-raised unless the policy says retry

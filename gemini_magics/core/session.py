@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import models
 from .attachments import AttachError, content_blocks
@@ -39,6 +39,9 @@ from .structured import OutputSchema
 from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
 from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
+
+if TYPE_CHECKING:
+    from .batch import BatchRun
 
 NO_KEY = (
     "no API key: set GEMINI_API_KEY, or run `%gemini login` (or `%gemini offline` for the built-in emulator)"
@@ -68,6 +71,7 @@ class Settings:
     tools: tuple[str, ...] = ()  # default tool names for threads that chose none (GeminiMagics.tools)
     mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
     max_tool_rounds: int = DEFAULT_MAX_ROUNDS
+    concurrency: int = 4  # rows of a batch (--map) sent at once
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -140,6 +144,8 @@ class Session:
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
         )
         self._running = _Running()
+        # batch rows answered, by request (core/batch.py: row_key): a re-run sends only the others
+        self.batch_answers: dict[str, GeminiResult] = {}
         # close() at unload, or at interpreter exit for a session nobody closed (finalize runs atexit)
         self._finalizer = weakref.finalize(self, _shutdown, self._running, self.connection)
 
@@ -540,6 +546,22 @@ class Session:
             raise self.connection.translate(exc) from None
         return str(interaction.status)
 
+    def start_background(self, work: BatchRun) -> None:
+        """Start background work (a batch) that close() stops."""
+        self._check_open()
+        work.start()
+        self._track(work)
+
+    def keep_batch_answer(self, key: str, result: GeminiResult) -> None:
+        """Remember a batch row's answer for re-runs (the oldest are forgotten past KEPT_ANSWERS)."""
+        from .batch import KEPT_ANSWERS
+
+        answers = self.batch_answers
+        answers.pop(key, None)
+        answers[key] = result
+        while len(answers) > KEPT_ANSWERS:
+            del answers[next(iter(answers))]
+
     def _start_run(self, run: ResearchRun) -> ResearchRun:
         try:
             run.start()
@@ -550,7 +572,7 @@ class Session:
 
     # -- background work and closing ---------------------------------------------------
     @property
-    def running(self) -> list[BackgroundTurn | ResearchRun]:
+    def running(self) -> list[BackgroundTurn | ResearchRun | BatchRun]:
         """Background work still running (chat turns, research runs)."""
         running = self._running
         with running.lock:
@@ -561,7 +583,7 @@ class Session:
     def closed(self) -> bool:
         return self._running.closed
 
-    def _track(self, work: BackgroundTurn | ResearchRun) -> None:
+    def _track(self, work: BackgroundTurn | ResearchRun | BatchRun) -> None:
         running = self._running
         with running.lock:
             running.work = [w for w in running.work if not _ended(w)] + [work]
@@ -587,7 +609,7 @@ class _Running:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.work: list[BackgroundTurn | ResearchRun] = []
+        self.work: list[BackgroundTurn | ResearchRun | BatchRun] = []
         self.closers: list[Callable[[], Any]] = []
         self.closed = False
 
@@ -616,7 +638,7 @@ def _shutdown(running: _Running, connection: Connection) -> None:
     connection.close()
 
 
-def _ended(work: BackgroundTurn | ResearchRun) -> bool:
+def _ended(work: BackgroundTurn | ResearchRun | BatchRun) -> bool:
     return work.done if isinstance(work, ResearchRun) else not work.running
 
 

@@ -329,6 +329,44 @@ def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slo
     return thread.commit(turn, slot.generation)
 
 
+class AsyncTurn:
+    """One streamed turn on an event loop, with its function-call rounds (no questions: ``--confirm``
+    is for cells); a background turn runs one, a batch runs one per row. ``state`` is the current
+    round's normaliser, for :meth:`TurnRecorder.close` when the turn ends early."""
+
+    def __init__(
+        self, runner: TurnRunner, options: TurnOptions, recorder: TurnRecorder, on_event: EventSink
+    ) -> None:
+        self.runner = runner
+        self.options = options
+        self.recorder = recorder
+        self.on_event = on_event
+        self.state = ev.StreamNormaliser()
+
+    async def run(self, interactions: Any) -> None:
+        """Stream the turn through ``interactions`` (the async client's, retried) until it is over."""
+        recorder, on_event, runner = self.recorder, self.on_event, self.runner
+        rounds = FunctionRounds(self.options)
+        current: TurnOptions | None = self.options
+        while current is not None:
+            events = ev.astream_events(
+                interactions,
+                build_request(current),
+                max_resumes=runner.max_resumes(),
+                translate=runner.connection.translate,
+                state=self.state,
+                stall_timeout=runner.stall_timeout(),
+            )
+            finished = None
+            async for event in events:
+                if isinstance(event, ev.Finished):
+                    finished = event
+                on_event(recorder.add(event))
+            current = await rounds.arun(finished, recorder, on_event)
+            if current is not None:
+                self.state = ev.StreamNormaliser()
+
+
 class BackgroundTurn(BackgroundStream):
     """A streamed turn on its own worker thread and event loop, stoppable from any thread;
     ``on_done(result, error)`` is told on the worker once the turn has settled."""
@@ -352,8 +390,8 @@ class BackgroundTurn(BackgroundStream):
         self.result = result
         self.error: BaseException | None = None
         self._on_event = on_event
-        self._state = ev.StreamNormaliser()
         self._recorder = TurnRecorder(result, runner.connection.scrub)
+        self._turn = AsyncTurn(runner, options, self._recorder, on_event)
         self.subscribe(lambda turn: on_done(turn.result, turn.error))
 
     @property
@@ -366,35 +404,7 @@ class BackgroundTurn(BackgroundStream):
 
     async def _run(self) -> None:
         # a fresh client: its connections belong to this event loop
-        interactions = self.runner.connection.async_interactions(on_retry=self._on_event)
-        events = ev.astream_events(
-            interactions,
-            build_request(self.options),
-            max_resumes=self.runner.max_resumes(),
-            translate=self.runner.connection.translate,
-            state=self._state,
-            stall_timeout=self.runner.stall_timeout(),
-        )
-        recorder, on_event = self._recorder, self._on_event
-        rounds = FunctionRounds(self.options)  # no questions from a worker: --confirm is for cells
-        while True:
-            finished = None
-            async for event in events:
-                if isinstance(event, ev.Finished):
-                    finished = event
-                on_event(recorder.add(event))
-            following = await rounds.arun(finished, recorder, on_event)
-            if following is None:
-                return
-            self._state = ev.StreamNormaliser()
-            events = ev.astream_events(
-                interactions,
-                build_request(following),
-                max_resumes=self.runner.max_resumes(),
-                translate=self.runner.connection.translate,
-                state=self._state,
-                stall_timeout=self.runner.stall_timeout(),
-            )
+        await self._turn.run(self.runner.connection.async_interactions(on_retry=self._on_event))
 
     def _settle(self, error: BaseException | None) -> None:
         if error is None:
@@ -405,6 +415,6 @@ class BackgroundTurn(BackgroundStream):
             except GeminiSchemaError as exc:
                 self.error = exc
             return
-        self._recorder.close(failed=error, state=self._state)
+        self._recorder.close(failed=error, state=self._turn.state)
         if not is_cancellation(error):
             self.error = self.runner.connection.translate(error)

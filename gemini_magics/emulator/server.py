@@ -10,6 +10,7 @@ import math
 import re
 import threading
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -70,6 +71,13 @@ class Emulator:
         self.port = port
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.log_requests = False
+        # seconds each create request waits before it is answered (on the emulator's clock)
+        self.latency = 0.0
+        # answers create requests when nothing is queued: ``responder(body)`` returns a Reply, a
+        # Fault, or None for the offline answer (e.g. an echo, or a slow or failing row by its prompt)
+        self.responder: Callable[[Json], Reply | Fault | None] | None = None
+        self._in_flight = 0
+        self._peak_in_flight = 0
         self._lock = threading.Lock()
         self._queue: deque[Reply | Fault] = deque()
         self._requests: list[RecordedRequest] = []
@@ -145,6 +153,18 @@ class Emulator:
         with self._lock:
             return list(self._schema_errors)
 
+    @property
+    def in_flight(self) -> int:
+        """Create requests being answered now (waiting out the latency, or streaming)."""
+        with self._lock:
+            return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most create requests answered at once since the start (or :meth:`reset`)."""
+        with self._lock:
+            return self._peak_in_flight
+
     def take_schema_errors(self) -> list[str]:
         """The schema problems seen so far, forgetting them (for a test that provokes them)."""
         with self._lock:
@@ -176,6 +196,7 @@ class Emulator:
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._peak_in_flight = self._in_flight
         self._released.clear()
         self._store.clear()
         self._files.clear()
@@ -190,6 +211,17 @@ class Emulator:
             if isinstance(item, Fault) and item.times > 1:
                 self._queue.appendleft(replace(item, times=item.times - 1))
             return item
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -280,7 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
             if body_error is not None:
                 raise ApiError(400, "invalid_request", f"Invalid JSON payload: {body_error}")
             if action == "create":
-                self._create(body)
+                with self.emulator._answering():
+                    self._create(body)
             elif action == "get":
                 self._get(interaction_id, query)
             elif action == "cancel":
@@ -354,7 +387,12 @@ class _Handler(BaseHTTPRequestHandler):
         parent_id = body.get("previous_interaction_id")
         if parent_id is not None:
             check_function_results(self._store.get(parent_id), body.get("input"))
-        item = self.emulator._next_item()
+        emulator = self.emulator
+        if emulator.latency > 0:
+            emulator.clock.wait_until(emulator.clock.now() + emulator.latency, emulator._stopping)
+        item = emulator._next_item()
+        if item is None and emulator.responder is not None:
+            item = emulator.responder(body)
         if isinstance(item, Fault):
             raise item.error()
         if item is None and str(body.get("agent", "")).startswith("deep-research"):

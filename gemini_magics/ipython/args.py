@@ -105,6 +105,27 @@ ARGUMENTS: tuple[argument, ...] = (
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),
     argument("--max", action="store_true", help="The most thorough (Max) research agent."),
     argument("--wait", action="store_true", help="Block until the research is done, with text progress."),
+    argument(
+        "--map",
+        metavar="EXPR",
+        help="Send the prompt once per item of EXPR (a list, tuple, dict, pandas Series or DataFrame, "
+        "or a glob of files such as 'data/*.pdf'), {{item}} filled per row; -o keeps the table.",
+    ),
+    argument(
+        "--as", dest="as_name", metavar="NAME", help="With --map: the row's name in {{NAME}} (default: item)."
+    ),
+    argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="With --map: rows sent at once (default: GeminiMagics.concurrency).",
+    ),
+    argument(
+        "--thread-per-item",
+        action="store_true",
+        help="With --map: each row continues its own thread, <thread>-<row> (default: rows join no thread).",
+    ),
+    argument("--refresh", action="store_true", help="With --map: send every row again, answered or not."),
     argument("prompt", nargs="*", help="(line magic) the prompt, or a sub-command."),
 )
 

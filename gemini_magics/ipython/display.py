@@ -40,6 +40,14 @@ def register_formatters(shell: Any) -> None:
     formatter.mimebundle_formatter.for_type(
         GeneratedMedia, lambda media, include=None, exclude=None: media_bundle(media)
     )
+    # by name: the batch module is imported on the first --map, not at load time
+    formatter.formatters["text/html"].for_type_by_name("gemini_magics.core.batch", "BatchResult", _batch_html)
+
+
+def _batch_html(result: Any) -> str:
+    from ..render.batch import batch_table
+
+    return batch_table(result)
 
 
 class _Display:

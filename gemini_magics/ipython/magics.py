@@ -122,6 +122,12 @@ class GeminiMagics(Magics):
         ),
     ).tag(config=True)
 
+    concurrency = Int(
+        4,
+        min=1,
+        help="Rows of a --map batch sent at once (--concurrency overrides it for one cell).",
+    ).tag(config=True)
+
     widgets = Enum(
         ["auto", "on", "off"],
         "auto",
@@ -252,6 +258,10 @@ class GeminiMagics(Magics):
         ``r.parsed`` holds the validated value. ``--json`` asks for any JSON. An answer that does
         not fit fails the cell; its text stays in ``r.text``.
 
+        Batches: ``%%gemini --map reviews -o labelled`` sends the prompt once per item, ``{{item}}``
+        filled per row, a few at once (``--concurrency N``) with a progress bar; ``labelled.texts``,
+        ``.errors`` and ``.to_pandas()`` hold the rows. Re-running sends only rows without an answer.
+
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
         """
@@ -271,6 +281,11 @@ class GeminiMagics(Magics):
         text = cell if cell is not None else " ".join(args.prompt)
         if args.research:
             research_magic.start(self, args, text)
+            return
+        if args.map is not None or _batch_only_options(args):
+            from . import batch as batch_magic  # here: loading the extension stays cheap
+
+            batch_magic.run(self, args, text)
             return
         self.run_turn(args, text)
 
@@ -437,6 +452,12 @@ def check_options(args: Any) -> None:
     if getattr(args, "save", None) is not None and not args.save.strip():
         raise UsageError("--save needs a folder, e.g. --save pictures")
     # --temperature and --max-output-tokens are checked by the session, for panels too
+
+
+def _batch_only_options(args: Any) -> bool:
+    """Options that only a batch takes (then --map must be there too)."""
+    batch_only = (args.as_name, args.concurrency, args.thread_per_item or None, args.refresh or None)
+    return any(value is not None for value in batch_only)
 
 
 def _can_ask(shell: Any) -> bool:
