@@ -31,6 +31,7 @@ from .client import Connection
 from .errors import InputError, redact
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
+from .provenance import provenance_record
 from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
 from .results import GeminiResult
@@ -38,6 +39,7 @@ from .retry import RetrySink
 from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
 from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
+from .usage import UsageLedger, budget_problem
 
 NO_KEY = (
     "no API key: set GEMINI_API_KEY, or run `%gemini login` (or `%gemini offline` for the built-in emulator)"
@@ -67,6 +69,7 @@ class Settings:
     tools: tuple[str, ...] = ()  # default tool names for threads that chose none (GeminiMagics.tools)
     mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
     max_tool_rounds: int = DEFAULT_MAX_ROUNDS
+    token_budget: int | None = None  # tokens this kernel may use; new turns are refused past it
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -134,6 +137,7 @@ class Session:
         self.turns = TurnRunner(
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
         )
+        self.usage = UsageLedger()  # every prepared turn's tokens, by thread and model
         self._running = _Running()
         # close() at unload, or at interpreter exit for a session nobody closed (finalize runs atexit)
         self._finalizer = weakref.finalize(self, _shutdown, self._running, self.connection)
@@ -161,6 +165,12 @@ class Session:
     def require_key(self) -> None:
         if self.connection.api_key() is None:
             raise InputError(NO_KEY)
+
+    def check_budget(self) -> None:
+        """Refuse a new turn once this kernel has used its token budget (a running turn finishes)."""
+        problem = budget_problem(self.settings.token_budget, self.usage.used())
+        if problem:
+            raise InputError(problem)
 
     def thread(self, name: str | None = None) -> Thread:
         """The thread ``name`` (default: the configured one); a bad name is an InputError."""
@@ -256,6 +266,7 @@ class Session:
         check_settings(request)
         prompt = self.prompt(request, namespace)
         self.require_key()
+        self.check_budget()
         blocks = self.attachments(request.attach, namespace, request.files)
         functions = self.functions(request)
         thread = self.thread(request.thread)
@@ -319,6 +330,7 @@ class Session:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
+        self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
 
     def _tools(
@@ -402,6 +414,16 @@ class Session:
                 raise InputError(f"{flag} {value!r} is not accepted; use one of: {', '.join(valid)}")
             output[key] = value
         return model, output
+
+    # -- provenance --------------------------------------------------------------------------------
+    def answer_origin(self, result: GeminiResult) -> str:
+        """Where ``result``'s answer comes from: ``"live"`` (the API) or ``"offline"`` (the built-in
+        emulator)."""
+        return "offline" if self.connection.offline else "live"
+
+    def provenance(self, result: GeminiResult, options: TurnOptions | None) -> dict[str, Any]:
+        """What an answer's outputs record about it (ids, model, thread, options, usage, origin)."""
+        return provenance_record(result, options, self.answer_origin(result))
 
     # -- running ---------------------------------------------------------------------------------
     def run(

@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default, observe, validate
 
 from ..core import models
 from ..core.client import Connection
@@ -32,6 +32,7 @@ from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnR
 from ..core.threads import Thread, Threads
 from ..core.tools import Headers, hidden_headers
 from ..core.turns import TurnRunner
+from ..core.usage import BUDGET_ENV, parse_budget
 from ..render.protocol import CellRenderer
 from . import commands, usage_errors
 from . import research as research_magic
@@ -121,6 +122,17 @@ class GeminiMagics(Magics):
         ),
     ).tag(config=True)
 
+    token_budget = Int(
+        None,
+        allow_none=True,
+        min=0,
+        help=(
+            "Tokens this kernel may use (all threads, models, panels, research and batches); once used, "
+            "new turns are refused, and a turn already running finishes. None: no budget. Defaults to "
+            f"${BUDGET_ENV} when set, so a hub or Binder admin can set it for everyone."
+        ),
+    ).tag(config=True)
+
     widgets = Enum(
         ["auto", "on", "off"],
         "auto",
@@ -130,6 +142,11 @@ class GeminiMagics(Magics):
             "'on' always, 'off' never (text progress instead)."
         ),
     ).tag(config=True)
+
+    @default("token_budget")
+    def _budget_from_environment(self) -> int | None:
+        with usage_errors():  # an unreadable value fails %load_ext: a cap must not vanish silently
+            return parse_budget(os.environ.get(BUDGET_ENV, ""))
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -310,7 +327,7 @@ class GeminiMagics(Magics):
                 "nbconvert?); leave --confirm out, or run the notebook in a front end"
             )
         prepared = self.prepare(self.request(args, text))
-        renderer = self._renderer(show_thoughts=args.show_thoughts)
+        renderer = self._renderer(show_thoughts=args.show_thoughts, prepared=prepared)
         for note in prepared.notes:
             renderer.note(note)
         result, thread = prepared.result, prepared.thread
@@ -323,7 +340,7 @@ class GeminiMagics(Magics):
             renderer.flush(final=True)
             if args.save and result.images:
                 save_error = self._save_images(result, Path(args.save), thread, prepared.parent, renderer)
-            renderer.footer(self._footer_info(result))
+            renderer.footer(self.session.provenance(result, prepared.options))
         if result.status == "completed" and thread.turn(result.interaction_id) is None:
             renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
         self._report_outcome(result, renderer)
@@ -378,28 +395,23 @@ class GeminiMagics(Magics):
             ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
-    def _renderer(self, *, show_thoughts: bool) -> CellRenderer:
+    def _renderer(self, *, show_thoughts: bool, prepared: PreparedTurn) -> CellRenderer:
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
         if type(self.ip.display_pub) is DisplayPublisher:
             holdback = max((len(s) for s in secrets), default=1) - 1
             return TextRenderer(show_thoughts=show_thoughts, scrub=scrub, holdback=holdback)
-        return NotebookRenderer(interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub)
+        return NotebookRenderer(
+            interval=self.stream_interval,
+            show_thoughts=show_thoughts,
+            scrub=scrub,
+            provenance=functools.partial(self.session.provenance, prepared.result, prepared.options),
+        )
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.ip.user_ns["_gemini"] = result
         if out:
             self.ip.user_ns[out] = result
-
-    def _footer_info(self, result: GeminiResult) -> dict[str, Any]:
-        return {
-            "model": result.model,
-            "thread": result.thread,
-            "usage": result.usage,
-            "status": result.status,
-            "interaction_id": result.interaction_id,
-            "offline": self.connection.offline,
-        }
 
 
 def check_options(args: Any) -> None:
