@@ -22,6 +22,7 @@ from .info import list_models, status
 from .parser import CommandParser, HelpShown
 from .research import research
 from .threads import history, list_threads, reset
+from .usage import usage
 
 __all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "overview"]
 
@@ -38,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "login": login,
     "offline": offline,
     "online": online,
+    "usage": usage,
 }
 
 HELP_WORDS = ("-h", "--help")
