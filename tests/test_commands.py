@@ -28,6 +28,7 @@ DOCUMENTED = {
     "offline",
     "online",
     "usage",
+    "export",
 }
 
 

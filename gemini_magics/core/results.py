@@ -196,6 +196,7 @@ class GeminiResult:
     audio: list[GeneratedMedia] = field(default_factory=list)
     videos: list[GeneratedMedia] = field(default_factory=list)
     prompt: str = field(default="", repr=False)
+    origin: str = field(default="", repr=False)  # "live", "offline" or "replayed" (Session.answer_origin)
 
     @property
     def tool_calls(self) -> list[ToolCall]:

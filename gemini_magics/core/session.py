@@ -330,6 +330,7 @@ class Session:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
+        result.origin = self.answer_origin(result)
         self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
 

@@ -237,9 +237,9 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``usage``; ``%gemini --help``
-        lists them and ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a
-        prompt that starts with one of those words.
+        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``usage``,
+        ``export [THREAD] PATH``; ``%gemini --help`` lists them and ``%gemini reset --help`` shows
+        one's usage. Use ``%gemini -- PROMPT`` for a prompt that starts with one of those words.
 
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all

@@ -18,6 +18,7 @@ from ..args import spec_parser
 from .chat import chat
 from .connection import login, offline, online
 from .context import CommandContext
+from .export import export
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
 from .research import research
@@ -40,6 +41,7 @@ COMMANDS: dict[str, Command] = {
     "offline": offline,
     "online": online,
     "usage": usage,
+    "export": export,
 }
 
 HELP_WORDS = ("-h", "--help")

@@ -20,7 +20,8 @@ def usage(ctx: CommandContext, rest: str) -> None:
     rows = session.usage.rows()
     budget = session.settings.token_budget
     if not rows:
-        print("no tokens used yet in this kernel" + (f"; {budget_line(budget, 0)}" if budget else ""))
+        limit = "" if budget is None else f"; {budget_line(budget, 0)}"
+        print(f"no tokens used yet in this kernel{limit}")
         return
     table = [_cells(row) for row in rows]
     totals = UsageRow("all", "", sum(row.turns for row in rows))
