@@ -22,10 +22,12 @@ EPILOG = """\
 def export(ctx: CommandContext, rest: str) -> None:
     """Write a thread's turns to PATH as Markdown (.md), a notebook (.ipynb) or JSON (.json)."""
     parser = CommandParser("export", "[THREAD] PATH", export.__doc__ or "", EPILOG)
-    parser.add_argument("words", nargs="+", metavar="[THREAD] PATH", help="The thread, then the file.")
-    words = parser.parse(rest).words
-    if len(words) > 2:
-        parser.error(f"give a thread and a path, not {len(words)} words (quote a name with spaces)")
+    parser.add_argument("first", nargs="?", metavar="THREAD", help="The thread (default: the default one).")
+    parser.add_argument("second", nargs="?", metavar="PATH", help="The file to write.")
+    args = parser.parse(rest)
+    words = [word for word in (args.first, args.second) if word is not None]
+    if not words:
+        parser.error("give the file to write, e.g. %gemini export lesson.md")
     *named, where = words
     path = Path(where).expanduser()
     kind = path.suffix.lower()
