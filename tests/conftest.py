@@ -77,6 +77,7 @@ def bare_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[StrictShell]:
         "GOOGLE_API_KEY",
         "GOOGLE_GEMINI_BASE_URL",
         "GEMINI_MAGICS_OFFLINE",
+        "GEMINI_MAGICS_TOKEN_BUDGET",
     ):
         monkeypatch.delenv(name, raising=False)
     shell = fresh_shell()

@@ -31,7 +31,7 @@ def _mimes(cell) -> list[str]:
         data = output["data"]
         if any(m.startswith("image/") for m in data):
             kinds.append("image")
-        elif "gemini_magics" in (output.get("metadata") or {}):
+        elif (output.get("metadata") or {}).get("gemini_magics", {}).get("part") == "footer":
             kinds.append("footer")
         else:
             kinds.append("text")

@@ -198,6 +198,7 @@ class GeminiResult:
     prompt: str = field(default="", repr=False)
     # the answer validated against --schema (a model, a list of them, JSON values); None without one
     parsed: Any = field(default=None, repr=False)
+    origin: str = field(default="", repr=False)  # "live", "offline" or "replayed" (Session.answer_origin)
 
     @property
     def tool_calls(self) -> list[ToolCall]:

@@ -31,6 +31,7 @@ from .client import Connection
 from .errors import InputError, redact
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
+from .provenance import provenance_record
 from .request import THINKING_LEVELS, TurnOptions, image_choices
 from .research import ResearchRun, default_agent
 from .results import GeminiResult
@@ -39,6 +40,7 @@ from .structured import OutputSchema
 from .threads import DEFAULT, Slot, Thread, ThreadBusy, Threads, ThreadSettings, Turn, name_problem
 from .tools import hidden_headers, mcp_server, resolve_tools, with_mcp
 from .turns import BackgroundTurn, EventSink, TurnRunner
+from .usage import UsageLedger, budget_problem
 
 if TYPE_CHECKING:
     from .batch import BatchRun
@@ -72,6 +74,7 @@ class Settings:
     mcp_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # server name -> headers
     max_tool_rounds: int = DEFAULT_MAX_ROUNDS
     concurrency: int = 4  # rows of a batch (--map) sent at once
+    token_budget: int | None = None  # tokens this kernel may use; new turns are refused past it
 
 
 SETTING_NAMES = tuple(f.name for f in fields(Settings))
@@ -143,6 +146,7 @@ class Session:
         self.turns = TurnRunner(
             self.connection, lambda: self.settings.max_resumes, lambda: self.settings.stall_timeout
         )
+        self.usage = UsageLedger()  # every prepared turn's tokens, by thread and model
         self._running = _Running()
         # batch rows answered, by request (core/batch.py: row_key): a re-run sends only the others
         self.batch_answers: dict[str, GeminiResult] = {}
@@ -172,6 +176,12 @@ class Session:
     def require_key(self) -> None:
         if self.connection.api_key() is None:
             raise InputError(NO_KEY)
+
+    def check_budget(self) -> None:
+        """Refuse a new turn once this kernel has used its token budget (a running turn finishes)."""
+        problem = budget_problem(self.settings.token_budget, self.usage.used())
+        if problem:
+            raise InputError(problem)
 
     def thread(self, name: str | None = None) -> Thread:
         """The thread ``name`` (default: the configured one); a bad name is an InputError."""
@@ -268,6 +278,7 @@ class Session:
         output_schema = self.output_schema(request)
         prompt = self.prompt(request, namespace)
         self.require_key()
+        self.check_budget()
         blocks = self.attachments(request.attach, namespace, request.files)
         functions = self.functions(request)
         thread = self.thread(request.thread)
@@ -339,6 +350,8 @@ class Session:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
+        result.origin = self.answer_origin(result)
+        self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
 
     def output_schema(self, request: TurnRequest) -> OutputSchema | None:
@@ -428,6 +441,16 @@ class Session:
                 raise InputError(f"{flag} {value!r} is not accepted; use one of: {', '.join(valid)}")
             output[key] = value
         return model, output
+
+    # -- provenance --------------------------------------------------------------------------------
+    def answer_origin(self, result: GeminiResult) -> str:
+        """Where ``result``'s answer comes from: ``"live"`` (the API) or ``"offline"`` (the built-in
+        emulator)."""
+        return "offline" if self.connection.offline else "live"
+
+    def provenance(self, result: GeminiResult, options: TurnOptions | None) -> dict[str, Any]:
+        """What an answer's outputs record about it (ids, model, thread, options, usage, origin)."""
+        return provenance_record(result, options, self.answer_origin(result))
 
     # -- running ---------------------------------------------------------------------------------
     def run(

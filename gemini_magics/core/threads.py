@@ -98,6 +98,10 @@ class Turn:
     answer: str = ""  # the answer's text, so a chat panel opened later can show the conversation
     execution: int | None = None  # which run of its cell made it (turns of one run chain)
     settings: ThreadSettings | None = None  # what it was sent with; None: as the turn it continues
+    # the answer's steps (scrubbed; pictures inline, citations) and thoughts, for exports
+    steps: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    thoughts: str = field(default="", repr=False)
+    origin: str = ""  # "live", "offline" or "replayed"
 
     @property
     def snippet(self) -> str:

@@ -325,6 +325,9 @@ def commit(thread: Thread, options: TurnOptions, result: GeminiResult, slot: Slo
         answer=result.text,
         execution=slot.execution,
         settings=options.settings,
+        steps=result.steps,
+        thoughts=result.thoughts,
+        origin=result.origin,
     )
     return thread.commit(turn, slot.generation)
 

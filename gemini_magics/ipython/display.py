@@ -2,6 +2,13 @@
 
 The answer is shown as a sequence of display outputs, one per segment (segments.py decides what
 goes out and when); the tail is updated in place through its ``display_id``.
+
+Provenance: the last message of each of the answer's outputs (a segment's final update, the
+thoughts' final update, each tool line, picture, function call, the sources and the footer) carries
+``metadata={"gemini_magics": {...}}`` from ``Session.provenance`` (interaction id, model, thread,
+options, usage, origin, version) plus ``part``, so a saved notebook keeps it; the in-between updates
+carry none (they are replaced). The usage is known once the interaction ends, so it is on the outputs
+sent after that: the final segment, thoughts, sources and footer.
 """
 
 from __future__ import annotations
@@ -76,10 +83,12 @@ class NotebookRenderer:
         show_thoughts: bool,
         scrub: Callable[[str], str] = _unchanged,
         structured: bool = False,
+        provenance: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.interval = interval
         self.structured = structured  # a JSON answer: text streams as a json code block
         self._open_fence = structured
+        self.provenance = provenance
         self.show_thoughts = show_thoughts
         self.scrub = scrub
         self.segments = SegmentedMarkdown(interval=interval, publish=self._publish, scrub=scrub)
@@ -97,7 +106,11 @@ class NotebookRenderer:
         self.citations = AnswerCitations()
         self._cited = False
         if show_thoughts:  # reserved above the answer; stays empty when no thoughts arrive
-            self._thought_display = _Display({HTML: "", "text/plain": ""})
+            self._thought_display = _Display({HTML: "", "text/plain": ""}, self._metadata("thoughts"))
+
+    def _metadata(self, part: str, **extra: Any) -> dict[str, Any]:
+        """The provenance of the answer as it stands, for an output's last message."""
+        return {"gemini_magics": {**self.provenance(), "part": part, **extra}}
 
     def handle(self, event: ev.Event) -> None:
         with self._lock:
@@ -112,7 +125,8 @@ class NotebookRenderer:
                 self._show_thoughts(final=False)
             elif isinstance(event, ev.MediaDelta):
                 self._break_segment()
-                display(media_bundle(event), raw=True, metadata={"gemini_magics": {event.kind: True}})
+                metadata = self._metadata(event.kind, **{event.kind: True})
+                display(media_bundle(event), raw=True, metadata=metadata)
             elif isinstance(event, ev.ToolActivity):
                 line = self.tools.feed(event)
                 if line is not None:
@@ -123,7 +137,7 @@ class NotebookRenderer:
                 self._break_segment()
                 text = self.scrub(function_call_text(event))
                 bundle = {HTML: function_call_html(event, self.scrub), "text/plain": text}
-                display(bundle, raw=True, metadata={"gemini_magics": {"function": event.name}})
+                display(bundle, raw=True, metadata=self._metadata("function", function=event.name))
             elif isinstance(event, ev.Retrying):  # one line, updated in place by later retries
                 bundle = {HTML: note_html(event.note), "text/plain": event.note}
                 if self._retry_note is None:
@@ -144,17 +158,20 @@ class NotebookRenderer:
                 self._timer = None
             self.segments.settle()
             bundle = {mime: self.scrub(data) for mime, data in value_bundle(value).items()}
+            metadata = self._metadata("answer")
             if self._tail is None:
-                self._tail = _Display(bundle)
+                self._tail = _Display(bundle, metadata)
             else:
-                self._tail.update(bundle)
+                self._tail.update(bundle, metadata)
 
     def _publish(self, bundle: dict[str, str], new_segment: bool) -> None:
+        # a segment's final message carries its Markdown source (text/plain) and the provenance
+        metadata = self._metadata("answer") if "text/plain" in bundle else None
         if new_segment or self._tail is None:
-            self._tail = _Display(bundle)
+            self._tail = _Display(bundle, metadata)
             self._segment_displays.append(self._tail)
         else:
-            self._tail.update(bundle)
+            self._tail.update(bundle, metadata)
 
     def _show_tool(self, line: ToolLine) -> None:
         """One line per tool call, where the answer has got to; updated in place as it completes."""
@@ -164,11 +181,11 @@ class NotebookRenderer:
         if shown is None:
             self._break_segment()
             self._tool_displays[line.key] = (
-                _Display(bundle, {"gemini_magics": {"tool": line.kind}}),
+                _Display(bundle, self._metadata("tool", tool=line.kind)),
                 bundle[HTML],
             )
         elif shown[1] != bundle[HTML]:
-            shown[0].update(bundle, {"gemini_magics": {"tool": line.kind}})
+            shown[0].update(bundle, self._metadata("tool", tool=line.kind))
             self._tool_displays[line.key] = (shown[0], bundle[HTML])
 
     def _show_citations(self) -> None:
@@ -181,9 +198,10 @@ class NotebookRenderer:
         for (start, text), shown in zip(published, self._segment_displays, strict=False):
             marked = insert_marks(text, marks, start)
             if marked != text:
-                shown.update(markdown_bundle(self.scrub(marked)))
+                shown.update(markdown_bundle(self.scrub(marked)), self._metadata("answer"))
         if sources:
-            display(markdown_bundle(self.scrub(sources.lstrip("\n"))), raw=True)
+            bundle = markdown_bundle(self.scrub(sources.lstrip("\n")))
+            display(bundle, raw=True, metadata=self._metadata("sources"))
 
     def _flush_later(self) -> None:
         if self._timer is None:
@@ -214,7 +232,10 @@ class NotebookRenderer:
         self._thoughts_shown = len(self._thoughts)
         text = self.scrub("".join(self._thoughts))
         summary = "Thoughts" if final else "Thinking…"
-        self._thought_display.update({HTML: disclosure(summary, text), "text/plain": f"{summary}:\n{text}"})
+        self._thought_display.update(
+            {HTML: disclosure(summary, text), "text/plain": f"{summary}:\n{text}"},
+            self._metadata("thoughts") if final else None,
+        )
 
     def flush(self, *, final: bool = True) -> None:
         """Send whatever has not been shown yet."""
@@ -240,7 +261,7 @@ class NotebookRenderer:
         display(
             {HTML: f"<sub>{html.escape(line)}</sub>", "text/plain": line},
             raw=True,
-            metadata={"gemini_magics": info},
+            metadata={"gemini_magics": {**info, "part": "footer"}},
         )
 
     def note(self, message: str) -> None:

@@ -21,7 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import magic_arguments
-from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default, observe, validate
 
 from ..core import models
 from ..core.client import Connection
@@ -32,6 +32,7 @@ from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnR
 from ..core.threads import Thread, Threads
 from ..core.tools import Headers, hidden_headers
 from ..core.turns import TurnRunner
+from ..core.usage import BUDGET_ENV, parse_budget
 from ..render.protocol import CellRenderer
 from . import commands, usage_errors
 from . import research as research_magic
@@ -128,6 +129,17 @@ class GeminiMagics(Magics):
         help="Rows of a --map batch sent at once (--concurrency overrides it for one cell).",
     ).tag(config=True)
 
+    token_budget = Int(
+        None,
+        allow_none=True,
+        min=0,
+        help=(
+            "Tokens this kernel may use (all threads, models, panels, research and batches); once used, "
+            "new turns are refused, and a turn already running finishes. None: no budget. Defaults to "
+            f"${BUDGET_ENV} when set, so a hub or Binder admin can set it for everyone."
+        ),
+    ).tag(config=True)
+
     widgets = Enum(
         ["auto", "on", "off"],
         "auto",
@@ -137,6 +149,11 @@ class GeminiMagics(Magics):
             "'on' always, 'off' never (text progress instead)."
         ),
     ).tag(config=True)
+
+    @default("token_budget")
+    def _budget_from_environment(self) -> int | None:
+        with usage_errors():  # an unreadable value fails %load_ext: a cap must not vanish silently
+            return parse_budget(os.environ.get(BUDGET_ENV, ""))
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -227,9 +244,9 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``; ``%gemini --help``
-        lists them and ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a
-        prompt that starts with one of those words.
+        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``usage``,
+        ``export [THREAD] PATH``; ``%gemini --help`` lists them and ``%gemini reset --help`` shows
+        one's usage. Use ``%gemini -- PROMPT`` for a prompt that starts with one of those words.
 
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
@@ -337,8 +354,7 @@ class GeminiMagics(Magics):
                 "nbconvert?); leave --confirm out, or run the notebook in a front end"
             )
         prepared = self.prepare(self.request(args, text))
-        structured = prepared.options.output_schema is not None
-        renderer = self._renderer(show_thoughts=args.show_thoughts, structured=structured)
+        renderer = self._renderer(show_thoughts=args.show_thoughts, prepared=prepared)
         for note in prepared.notes:
             renderer.note(note)
         result, thread = prepared.result, prepared.thread
@@ -358,7 +374,7 @@ class GeminiMagics(Magics):
             renderer.flush(final=True)
             if args.save and result.images:
                 save_error = self._save_images(result, Path(args.save), thread, prepared.parent, renderer)
-            renderer.footer(self._footer_info(result))
+            renderer.footer(self.session.provenance(result, prepared.options))
         if result.status == "completed" and thread.turn(result.interaction_id) is None:
             renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
         self._report_outcome(result, renderer)
@@ -413,7 +429,8 @@ class GeminiMagics(Magics):
             ).redacted(self.connection.secrets())
 
     # -- helpers -------------------------------------------------------------------------------
-    def _renderer(self, *, show_thoughts: bool, structured: bool = False) -> CellRenderer:
+    def _renderer(self, *, show_thoughts: bool, prepared: PreparedTurn | None = None) -> CellRenderer:
+        structured = prepared is not None and prepared.options.output_schema is not None
         secrets = [s for s in self.connection.secrets() if s]
         scrub = functools.partial(redact, secrets=secrets)
         if type(self.ip.display_pub) is DisplayPublisher:
@@ -421,24 +438,21 @@ class GeminiMagics(Magics):
             return TextRenderer(
                 show_thoughts=show_thoughts, scrub=scrub, holdback=holdback, structured=structured
             )
+        provenance: Callable[[], dict[str, Any]] = dict
+        if prepared is not None:
+            provenance = functools.partial(self.session.provenance, prepared.result, prepared.options)
         return NotebookRenderer(
-            interval=self.stream_interval, show_thoughts=show_thoughts, scrub=scrub, structured=structured
+            interval=self.stream_interval,
+            show_thoughts=show_thoughts,
+            scrub=scrub,
+            structured=structured,
+            provenance=provenance,
         )
 
     def _publish(self, result: GeminiResult, out: str | None) -> None:
         self.ip.user_ns["_gemini"] = result
         if out:
             self.ip.user_ns[out] = result
-
-    def _footer_info(self, result: GeminiResult) -> dict[str, Any]:
-        return {
-            "model": result.model,
-            "thread": result.thread,
-            "usage": result.usage,
-            "status": result.status,
-            "interaction_id": result.interaction_id,
-            "offline": self.connection.offline,
-        }
 
 
 def check_options(args: Any) -> None:

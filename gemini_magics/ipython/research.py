@@ -79,8 +79,9 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
         )
         raise
     progress.tick()
+    provenance = magics.session.provenance(run.result, run.options)
     for bundle in report_bundles(run):
-        display(bundle, raw=True)
+        display(bundle, raw=True, metadata={"gemini_magics": {**provenance, "part": "report"}})
     print(outcome_message(run))
     if run.error is not None:
         raise run.error

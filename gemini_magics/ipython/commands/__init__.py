@@ -18,10 +18,12 @@ from ..args import spec_parser
 from .chat import chat
 from .connection import login, offline, online
 from .context import CommandContext
+from .export import export
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
 from .research import research
 from .threads import history, list_threads, reset
+from .usage import usage
 
 __all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "overview"]
 
@@ -38,6 +40,8 @@ COMMANDS: dict[str, Command] = {
     "login": login,
     "offline": offline,
     "online": online,
+    "usage": usage,
+    "export": export,
 }
 
 HELP_WORDS = ("-h", "--help")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...core.client import Connection
+from ...core.session import Session
 from ...core.threads import Thread, Threads
 
 
@@ -31,6 +32,11 @@ class CommandContext:
     def connection(self) -> Connection:
         connection: Connection = self.host.connection
         return connection
+
+    @property
+    def session(self) -> Session:
+        session: Session = self.host.session
+        return session
 
     @property
     def threads(self) -> Threads:
