@@ -111,7 +111,6 @@ def test_notebook_runs_on_binder_without_a_key(binder_kernel, path, monkeypatch)
     ).execute()
     where = notebook.cells[-1].outputs[0]["text"]
     assert where.split()[0] == str(repo.parent / "venv"), "the kernel is not the Binder environment's Python"
-    assert where.split()[1].startswith(str(repo / "gemini_magics")), "gemini_magics not installed from the copy"
+    assert where.split()[1].startswith(str(repo / "gemini_magics")), "not installed from the copy"
     texts = [_text(output) for output in _outputs(notebook)]
     assert any("offline" in text.lower() or "replayed from a recording" in text for text in texts)
-

@@ -13,6 +13,7 @@ import functools
 import keyword
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +355,7 @@ class GeminiMagics(Magics):
                 "nbconvert?); leave --confirm out, or run the notebook in a front end"
             )
         prepared = self.prepare(self.request(args, text))
+        structured = prepared.options.output_schema is not None
         renderer = self._renderer(show_thoughts=args.show_thoughts, prepared=prepared)
         for note in prepared.notes:
             renderer.note(note)
