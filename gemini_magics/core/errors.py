@@ -151,3 +151,13 @@ class FunctionRoundsExceeded(GeminiTurnIncomplete):
             ),
         )
         self.rounds = rounds
+
+
+class GeminiReplayMissing(GeminiError):
+    """Strict replay: the cassette holds no recording of the prompt that was sent."""
+
+    def in_thread(self, thread: str) -> GeminiReplayMissing:
+        """Name the thread in the message: "… (thread T, turn N)"."""
+        self.message = self.message.replace(" (turn ", f" (thread {thread}, turn ", 1)
+        self.args = (self.message,)
+        return self

@@ -28,7 +28,7 @@ from typing import Any
 from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
-from .errors import InputError, redact
+from .errors import GeminiReplayMissing, InputError, redact
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .request import THINKING_LEVELS, TurnOptions, image_choices
@@ -315,7 +315,7 @@ class Session:
                 confirm=request.confirm,
             )
             model_name = model
-        if self.connection.offline:
+        if self.connection.offline and self.connection.replay is None:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
@@ -430,6 +430,8 @@ class Session:
             )
         except ThreadBusy as exc:
             raise busy_error(exc) from None
+        except GeminiReplayMissing as exc:
+            raise exc.in_thread(prepared.thread.name) from None
 
     def start(
         self,
@@ -527,6 +529,28 @@ class Session:
             raise busy_error(exc) from None
         self._track(run)
         return run
+
+    # -- where answers come from -------------------------------------------------------------
+    def answer_origin(self, result: GeminiResult) -> str:
+        """``"replayed"`` (from the cassette being replayed), ``"offline"`` (the built-in emulator's
+        responder) or ``"live"``."""
+        replay = self.connection.replay
+        if replay is not None and replay.recorded(result.interaction_id):
+            return "replayed"
+        return "offline" if self.connection.offline else "live"
+
+    def origin_note(self, result: GeminiResult) -> str | None:
+        """In replay mode, the line shown under an answer: where it was recorded, or that it was not."""
+        replay = self.connection.replay
+        if replay is None or not result.interaction_id:
+            return None
+        if replay.recorded(result.interaction_id):
+            return replay.mark(result.interaction_id)
+        thread = self.threads.get(result.thread) if result.thread else None
+        turns = [t.interaction_id for t in thread.turns] if thread is not None else []
+        number = turns.index(result.interaction_id) + 1 if result.interaction_id in turns else len(turns) + 1
+        where = f"thread {result.thread}, turn {number}" if result.thread else f"turn {number}"
+        return f"no recording of this prompt in {replay.name} ({where}); answered by the offline emulator"
 
     # -- background work and closing ---------------------------------------------------
     @property

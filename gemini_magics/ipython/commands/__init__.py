@@ -20,6 +20,8 @@ from .connection import login, offline, online
 from .context import CommandContext
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
+from .record import record
+from .replay import replay
 from .research import research
 from .threads import history, list_threads, reset
 
@@ -38,6 +40,8 @@ COMMANDS: dict[str, Command] = {
     "login": login,
     "offline": offline,
     "online": online,
+    "record": record,
+    "replay": replay,
 }
 
 HELP_WORDS = ("-h", "--help")
