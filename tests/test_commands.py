@@ -27,6 +27,8 @@ DOCUMENTED = {
     "login",
     "offline",
     "online",
+    "record",
+    "replay",
 }
 
 

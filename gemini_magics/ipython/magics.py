@@ -226,7 +226,8 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``; ``%gemini --help``
+        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``record PATH``,
+        ``replay PATH``; ``%gemini --help``
         lists them and ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a
         prompt that starts with one of those words.
 

@@ -19,7 +19,7 @@ this on when the kernel starts."""
 def replay(ctx: CommandContext, rest: str) -> None:
     """Answer from a cassette made with `%gemini record` (`replay stop` talks to Gemini again)."""
     parser = CommandParser("replay", "PATH [--strict] [--speed S] | stop", replay.__doc__ or "", EPILOG)
-    parser.add_argument("target", metavar="PATH|stop", help="The cassette file, or stop.")
+    parser.add_argument("target", nargs="?", metavar="PATH|stop", help="The cassette file, or stop.")
     parser.add_argument(
         "--strict", action="store_true", help="A prompt that was not recorded fails instead of going offline."
     )
@@ -33,6 +33,10 @@ def replay(ctx: CommandContext, rest: str) -> None:
     )
     args = parser.parse(rest)
     connection = ctx.connection
+    if args.target is None:
+        now = connection.replay
+        print(f"replaying {now.name}" if now else "not replaying; `%gemini replay PATH` starts")
+        return
     if args.target == "stop":
         was = connection.replay
         connection.go_online()
