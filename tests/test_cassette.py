@@ -20,6 +20,7 @@ from IPython.core.error import UsageError
 from gemini_magics.core.errors import GeminiReplayMissing
 from gemini_magics.emulator import Emulator, Fault, Reply
 from gemini_magics.emulator.cassette import load
+from gemini_magics.emulator.schema import validate_event, validate_interaction
 from gemini_magics.widgets.chat import ChatPanel
 
 from .support import TEST_KEY, StrictShell, fresh_shell, markdown_of, release_shell, text_of
@@ -148,6 +149,20 @@ def test_a_recorded_session_replays_byte_for_byte_in_a_new_kernel(kernel, emulat
     assert "replayed from a recording of deep-research" in replayed["research"]
     assert "replayed from a recording of gemini-3.5-flash" in replayed["panel shows"]
     assert "replayed from" not in recorded["panel shows"]
+    assert shapes_the_sdk_declares(cassette)  # what the replay sent, event by event
+
+
+def shapes_the_sdk_declares(path: Path) -> bool:
+    """Every event and 200 JSON body in the cassette validates against the SDK's models."""
+    problems: list[str] = []
+    for exchange in load(path).exchanges:
+        for _, data in exchange.events:
+            if isinstance(data, dict):
+                problems += validate_event(data)
+        if exchange.status == 200 and isinstance(exchange.response, dict) and exchange.response:
+            problems += validate_interaction(exchange.response)
+    assert problems == []
+    return True
 
 
 def test_each_replayed_answer_is_marked_and_reruns_reorders_and_run_all_behave(
@@ -224,13 +239,18 @@ def test_the_key_is_in_no_cassette_even_when_the_server_echoes_it(kernel, make_e
     with pytest.raises(Exception, match="not valid"):
         shell.run("%%gemini\nHello.")
     shell.run(f"%%gemini\nMy key is {TEST_KEY}, keep it.")
-    shell.run("%gemini record stop")
     data = (tmp_path / "k.cassette.jsonl").read_bytes()
     assert TEST_KEY.encode() not in data
     assert b"x-goog-api-key" not in data.lower() and b"authorization" not in data.lower()
     assert b"<redacted>" in data
     lines = [json.loads(line) for line in data.splitlines()]
     assert [line["status"] for line in lines if line.get("type") == "response"] == [400, 200]
+
+    echo.stop()  # a connection that fails leaves an end line saying why
+    with pytest.raises(Exception, match="connection"):
+        shell.run("%%gemini --new\nAnyone there?")
+    last = json.loads((tmp_path / "k.cassette.jsonl").read_text().splitlines()[-1])
+    assert last["type"] == "end" and "Connect" in last["error"]
 
     shell = kernel()  # the recorded error is replayed as it was, still without the key
     shell.run(f"%gemini replay {tmp_path / 'k.cassette.jsonl'}")
@@ -342,3 +362,11 @@ def test_cassette_lines_are_sorted_json_with_a_header_and_event_times(kernel, em
     times = [r["t"] for r in records if r["type"] == "event"]
     assert times == sorted(times)
     assert "not recording" in shell.run("%gemini record").stdout
+    shell.run(f"%gemini record {tmp_path / 'g'}")
+    shell.run(f"%gemini replay {tmp_path / 'f.cassette.jsonl'} --strict --speed 0.5")
+    status = shell.run("%gemini status").stdout
+    assert f"mode:    replaying {tmp_path / 'f.cassette.jsonl'} (speed 0.5, strict)" in status
+    assert f"record:  every interaction goes to {tmp_path / 'g.cassette.jsonl'}" in status
+    shell.run("%gemini record stop")
+    assert "replay of f.cassette.jsonl stopped" in shell.run("%gemini replay stop").stdout
+    assert "not replaying" in shell.run("%gemini replay").stdout

@@ -65,6 +65,10 @@ class Recorder:
             body = raw.decode("utf-8", "replace")
         return self.writer.request(request.method, request.url.path, self.clean(query), self.clean(body))
 
+    def failed(self, exchange: int, error: BaseException) -> None:
+        """No response at all (connection refused, timed out): an ``end`` line says why."""
+        self.writer.end(exchange, self.clean(f"{type(error).__name__}: {error}"))
+
     def started(self, exchange: int, response: Any) -> _Tap:
         return _Tap(self, exchange, response.status_code, response.headers.get("content-type", ""))
 
@@ -160,7 +164,11 @@ def _sync_tee(backend: Any) -> Any:
             if not self.recorder.recording:
                 return self.inner.handle_request(request)
             exchange = self.recorder.begin(request)
-            response = self.inner.handle_request(request)
+            try:
+                response = self.inner.handle_request(request)
+            except BaseException as exc:
+                self.recorder.failed(exchange, exc)
+                raise
             tap = self.recorder.started(exchange, response)
             return _rewrap(self.module, response, TeeStream(response.stream, tap), request)
 
@@ -202,7 +210,11 @@ def _async_tee(backend: Any) -> Any:
             if not self.recorder.recording:
                 return await self.inner.handle_async_request(request)
             exchange = self.recorder.begin(request)
-            response = await self.inner.handle_async_request(request)
+            try:
+                response = await self.inner.handle_async_request(request)
+            except BaseException as exc:
+                self.recorder.failed(exchange, exc)
+                raise
             tap = self.recorder.started(exchange, response)
             return _rewrap(self.module, response, TeeStream(response.stream, tap), request)
 
