@@ -88,11 +88,8 @@ def wrap_transports(client: Any, wrap: Any) -> None:
     for http_client, is_async in ((api._httpx_client, False), (api._async_httpx_client, True)):
         if http_client is None:
             continue
-        backend = sys.modules[
-            next(c for c in type(http_client).__mro__ if c.__module__.startswith("httpx")).__module__.split(
-                "."
-            )[0]
-        ]
+        library = next(c.__module__ for c in type(http_client).__mro__ if c.__module__.startswith("httpx"))
+        backend = sys.modules[library.split(".")[0]]
         if is_async and hasattr(http_client, "_per_loop"):
             http_client._per_loop = False
         http_client._transport = wrap(http_client._transport, backend, is_async)
