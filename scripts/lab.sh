@@ -6,7 +6,8 @@
 # jupyter lab, e.g.  bash scripts/lab.sh --no-browser --port 8899
 #
 # Without GEMINI_API_KEY / GOOGLE_API_KEY the notebooks still work: the magics
-# switch to the built-in offline emulator (GEMINI_MAGICS_OFFLINE=1).
+# switch to the built-in offline emulator (GEMINI_MAGICS_OFFLINE=1), or replay a
+# notebook's recording when notebooks/NAME.cassette.jsonl exists (GEMINI_MAGICS_REPLAY).
 set -euo pipefail
 GM_SCRIPT=lab.sh
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +19,10 @@ ensure_venv_with lab
 if [ -z "${GEMINI_API_KEY:-}" ] && [ -z "${GOOGLE_API_KEY:-}" ]; then
   export GEMINI_MAGICS_OFFLINE=1
   _gm_log "no GEMINI_API_KEY or GOOGLE_API_KEY found: the notebooks will use the built-in offline emulator (replies are generated locally, not by Gemini). Set GEMINI_API_KEY to use Gemini."
+  if compgen -G "notebooks/*.cassette.jsonl" >/dev/null; then
+    export GEMINI_MAGICS_REPLAY="$PWD/notebooks"
+    _gm_log "notebooks with a recording (NAME.cassette.jsonl) replay it instead (GEMINI_MAGICS_REPLAY)."
+  fi
 fi
 
 extra=()

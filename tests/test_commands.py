@@ -29,6 +29,8 @@ DOCUMENTED = {
     "online",
     "usage",
     "export",
+    "record",
+    "replay",
 }
 
 

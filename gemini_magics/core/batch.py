@@ -380,7 +380,7 @@ class BatchRun(BackgroundStream):
 
         session, result = self.session, self.result
         prepared = row.prepared
-        recorder = TurnRecorder(prepared.result, session.connection.scrub)
+        recorder = TurnRecorder(prepared.result, session.connection.scrub, session.connection.answer_origin)
         turn = AsyncTurn(session.turns, prepared.options, recorder, _ignore)
         lease: Any = contextlib.nullcontext()
         try:

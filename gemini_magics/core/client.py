@@ -3,7 +3,9 @@
 The key is looked up the way the SDK does (``GOOGLE_API_KEY`` wins over ``GEMINI_API_KEY``), after a
 key typed in with ``%gemini login``; ``GOOGLE_GEMINI_BASE_URL`` is honoured by the SDK itself unless a
 base URL is configured explicitly. Offline mode starts the package's own emulator on loopback and
-points this connection at it, so the code path is exactly the one used against Google.
+points this connection at it, so the code path is exactly the one used against Google. Replay mode
+starts it with a cassette's player (``recording.py``); recording tees every client's traffic into a
+cassette.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from .errors import (
     GeminiAPIError,
     GeminiConnectionError,
     GeminiError,
+    GeminiReplayMissing,
     KeyFilter,
     error_body,
     redact,
     scrub,
 )
+from .recording import Recorder, Replay, open_cassette
 from .retry import AsyncRetryingInteractions, RetryingInteractions, RetryPolicy, RetrySink
 
 if TYPE_CHECKING:
@@ -73,6 +77,8 @@ class Connection:
         self._login_key: str | None = None
         self.other_secrets: tuple[str, ...] = ()  # e.g. MCP header values: scrubbed like the key
         self._emulator: Emulator | None = None
+        self.replay: Replay | None = None  # the cassette the emulator answers from (replay mode)
+        self.recorder: Recorder | None = None
         self._client: genai.Client | None = None
         self._client_settings: tuple[Any, ...] | None = None
         self._log_filter = KeyFilter(self.secrets)
@@ -114,6 +120,8 @@ class Connection:
         return self._emulator is not None
 
     def go_offline(self) -> str:
+        if self.replay is not None:
+            self.go_online()
         if self._emulator is None:
             from ..emulator import Emulator
 
@@ -121,11 +129,43 @@ class Connection:
         return self._emulator.base_url
 
     def go_online(self) -> None:
+        self.replay = None
         if self._emulator is not None:
             self._emulator.stop()
             self._emulator = None
 
+    def answer_origin(self, interaction_id: str | None) -> str:
+        """``"replayed"`` (recorded in the cassette being replayed), ``"offline"`` (the built-in
+        emulator's responder) or ``"live"``."""
+        if self.replay is not None and interaction_id and self.replay.recorded(interaction_id):
+            return "replayed"
+        return "offline" if self.offline else "live"
+
+    # -- record and replay ---------------------------------------------------------------------
+    def go_replay(self, path: str, *, strict: bool = False, speed: float = 0.0) -> Replay:
+        """Answer from the cassette at ``path`` through the emulator (InputError if it cannot be read)."""
+        from ..emulator import Emulator
+        from ..emulator.replay import Player
+
+        cassette = open_cassette(path)
+        self.go_online()
+        self._emulator = Emulator(player=Player(cassette, strict=strict, speed=speed)).start()
+        self.replay = Replay(cassette, strict, speed)
+        return self.replay
+
+    def start_recording(self, path: str) -> Recorder:
+        self.stop_recording()
+        self.recorder = Recorder(path, self.secrets)
+        return self.recorder
+
+    def stop_recording(self) -> Recorder | None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is not None:
+            recorder.stop()
+        return recorder
+
     def close(self) -> None:
+        self.stop_recording()
         self.go_online()
         self._client = None
         for name in LOGGERS:
@@ -143,7 +183,7 @@ class Connection:
         key = self.api_key()
         if key is None:
             raise LookupError("no API key")
-        settings = (key.value, self.effective_base_url, self.timeout_s)
+        settings = (key.value, self.effective_base_url, self.timeout_s, self.recorder)
         if self._client is None or settings != self._client_settings:
             self._client = self.new_client()
             self._client_settings = settings
@@ -163,7 +203,10 @@ class Connection:
             http_options.base_url = self.effective_base_url
         if self.timeout_s:
             http_options.timeout = int(self.timeout_s * 1000)
-        return genai.Client(api_key=key.value, http_options=http_options)
+        client = genai.Client(api_key=key.value, http_options=http_options)
+        if self.recorder is not None:
+            sdk.wrap_transports(client, self.recorder.wrap)
+        return client
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(max_wait=self.max_retry_wait, redact=self.redact)
@@ -216,6 +259,11 @@ def translate_error(exc: BaseException, secrets: list[str], base_url: str = "") 
         )
     if isinstance(exc, sdk_errors.APIStatusError):
         code, message = error_body(exc.body)
+        if code == "recording_not_found":
+            return GeminiReplayMissing(
+                redact(message, secrets),
+                hint="record it with `%gemini record PATH` while online, or replay without --strict",
+            )
         status = int(exc.status_code or 0)
         server_hint = "the server failed; run the cell again in a moment" if status >= 500 else None
         hint = _HINTS.get(status, server_hint)

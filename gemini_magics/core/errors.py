@@ -173,3 +173,13 @@ class GeminiSchemaError(GeminiError):
 
 class GeminiBatchStopped(GeminiError):
     """A batch (``--map``) was interrupted; the rows that finished are kept."""
+
+
+class GeminiReplayMissing(GeminiError):
+    """Strict replay: the cassette holds no recording of the prompt that was sent."""
+
+    def in_thread(self, thread: str) -> GeminiReplayMissing:
+        """Name the thread in the message: "… (thread T, turn N)"."""
+        self.message = self.message.replace(" (turn ", f" (thread {thread}, turn ", 1)
+        self.args = (self.message,)
+        return self

@@ -150,7 +150,7 @@ class ResearchRun(BackgroundStream):
         self.tracker = ProgressTracker(connection.redact)
         self.error: GeminiError | None = None
         self.polling = False
-        self._recorder = TurnRecorder(result, connection.scrub)
+        self._recorder = TurnRecorder(result, connection.scrub, connection.answer_origin)
 
     # -- the handle ----------------------------------------------------------------------------
     @property
@@ -276,6 +276,6 @@ class ResearchRun(BackgroundStream):
 
             await asyncio.sleep(self.poll_interval)
         self.result.images.clear()  # the full timeline replaces what the stream had delivered
-        self._recorder = TurnRecorder(self.result, self.connection.scrub)
+        self._recorder = TurnRecorder(self.result, self.connection.scrub, self.connection.answer_origin)
         for event in ev.interaction_events(interaction):
             self._feed(event)

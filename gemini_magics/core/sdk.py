@@ -71,3 +71,29 @@ def open_stream(resource: Any, method: str, *args: Any, **kwargs: Any) -> Any:
 async def aopen_stream(resource: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     """:func:`open_stream` for ``client.aio.interactions``."""
     return await getattr(resource.with_streaming_response, method)(*args, **kwargs).__aenter__()
+
+
+def wrap_transports(client: Any, wrap: Any) -> None:
+    """Route every request of ``client`` (a ``genai.Client``) through ``wrap(transport, backend,
+    is_async)``, which returns a transport that forwards to the one it was given.
+
+    The SDK's httpx clients are wrapped in place (their transport and any proxy mounts), so its SSL
+    and proxy settings stay as they are; ``backend`` is the httpx module they run on (``httpx2`` or
+    ``httpx``). The async client otherwise sends through one inner client per event loop; the
+    package gives each worker loop its own client, so that indirection is turned off.
+    """
+    import sys
+
+    api = client._api_client
+    for http_client, is_async in ((api._httpx_client, False), (api._async_httpx_client, True)):
+        if http_client is None:
+            continue
+        library = next(c.__module__ for c in type(http_client).__mro__ if c.__module__.startswith("httpx"))
+        backend = sys.modules[library.split(".")[0]]
+        if is_async and hasattr(http_client, "_per_loop"):
+            http_client._per_loop = False
+        http_client._transport = wrap(http_client._transport, backend, is_async)
+        http_client._mounts = {
+            pattern: None if transport is None else wrap(transport, backend, is_async)
+            for pattern, transport in http_client._mounts.items()
+        }

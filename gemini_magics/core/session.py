@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
-from .errors import InputError, redact
+from .errors import GeminiReplayMissing, InputError, redact
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .provenance import provenance_record
@@ -346,11 +346,11 @@ class Session:
                     f"({model}); drop --image, or start a text thread (-t OTHER or --new)"
                 )
             model_name = model
-        if self.connection.offline:
+        if self.connection.offline and self.connection.replay is None:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
-        result.origin = self.answer_origin(result)
+        result.origin = self.answer_origin(result)  # until the server names the interaction
         self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
 
@@ -443,11 +443,6 @@ class Session:
         return model, output
 
     # -- provenance --------------------------------------------------------------------------------
-    def answer_origin(self, result: GeminiResult) -> str:
-        """Where ``result``'s answer comes from: ``"live"`` (the API) or ``"offline"`` (the built-in
-        emulator)."""
-        return "offline" if self.connection.offline else "live"
-
     def provenance(self, result: GeminiResult, options: TurnOptions | None) -> dict[str, Any]:
         """What an answer's outputs record about it (ids, model, thread, options, usage, origin)."""
         return provenance_record(result, options, self.answer_origin(result))
@@ -479,6 +474,8 @@ class Session:
             )
         except ThreadBusy as exc:
             raise busy_error(exc) from None
+        except GeminiReplayMissing as exc:
+            raise exc.in_thread(prepared.thread.name) from None
 
     def start(
         self,
@@ -592,6 +589,25 @@ class Session:
             raise busy_error(exc) from None
         self._track(run)
         return run
+
+    # -- where answers come from -------------------------------------------------------------
+    def answer_origin(self, result: GeminiResult) -> str:
+        """``"replayed"`` (from the cassette being replayed), ``"offline"`` (the built-in emulator's
+        responder) or ``"live"``."""
+        return self.connection.answer_origin(result.interaction_id)
+
+    def origin_note(self, result: GeminiResult) -> str | None:
+        """In replay mode, the line shown under an answer: where it was recorded, or that it was not."""
+        replay = self.connection.replay
+        if replay is None or not result.interaction_id:
+            return None
+        if replay.recorded(result.interaction_id):
+            return replay.mark(result.interaction_id)
+        thread = self.threads.get(result.thread) if result.thread else None
+        turns = [t.interaction_id for t in thread.turns] if thread is not None else []
+        number = turns.index(result.interaction_id) + 1 if result.interaction_id in turns else len(turns) + 1
+        where = f"thread {result.thread}, turn {number}" if result.thread else f"turn {number}"
+        return f"no recording of this prompt in {replay.name} ({where}); answered by the offline emulator"
 
     # -- background work and closing ---------------------------------------------------
     @property

@@ -44,9 +44,15 @@ class TurnRecorder:
     redacted where it is raised.
     """
 
-    def __init__(self, result: GeminiResult, scrub: Callable[[Any], Any] = _unchanged) -> None:
+    def __init__(
+        self,
+        result: GeminiResult,
+        scrub: Callable[[Any], Any] = _unchanged,
+        origin_of: Callable[[str | None], str] | None = None,
+    ) -> None:
         self.result = result
         self.scrub = scrub
+        self.origin_of = origin_of  # live, offline or replayed, once the interaction has an id
         self._text: list[str] = []
         self._thoughts: list[str] = []
         self._earlier_steps: list[dict[str, Any]] = []  # rounds before this one, and results sent
@@ -62,6 +68,8 @@ class TurnRecorder:
             self._thoughts.append(event.text)
         elif isinstance(event, ev.Started):
             result.interaction_id = event.interaction_id
+            if self.origin_of is not None:
+                result.origin = self.origin_of(event.interaction_id)
         elif isinstance(event, ev.MediaDelta):
             self._add_media(event)
         elif isinstance(event, ev.Finished):
@@ -268,7 +276,7 @@ class TurnRunner:
         """
         slot = slot or Slot(options.previous_interaction_id, thread.generation)
         with thread.acquire():
-            recorder = TurnRecorder(result, self.connection.scrub)
+            recorder = TurnRecorder(result, self.connection.scrub, self.connection.answer_origin)
             rounds = FunctionRounds(options, confirm)
             state = ev.StreamNormaliser()
             current: TurnOptions | None = options
@@ -393,7 +401,7 @@ class BackgroundTurn(BackgroundStream):
         self.result = result
         self.error: BaseException | None = None
         self._on_event = on_event
-        self._recorder = TurnRecorder(result, runner.connection.scrub)
+        self._recorder = TurnRecorder(result, runner.connection.scrub, runner.connection.answer_origin)
         self._turn = AsyncTurn(runner, options, self._recorder, on_event)
         self.subscribe(lambda turn: on_done(turn.result, turn.error))
 

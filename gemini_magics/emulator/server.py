@@ -10,7 +10,7 @@ import math
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from . import offline
 from .clock import Clock, WallClock
 from .media import FILE_ROUTE, MediaFiles
+from .replay import Player
 from .research import research_reply
 from .script import ApiError, Fault, Json, Reply
 from .store import InteractionStore, StoredInteraction, input_steps
@@ -62,8 +63,10 @@ class Emulator:
         prefix: str = "",
         research_seconds: float = 60.0,
         clock: Clock | None = None,
+        player: Player | None = None,
     ) -> None:
         self.api_key = api_key
+        self.player = player  # answers from a cassette first (replay mode)
         self.validate = validate
         self.research_seconds = research_seconds
         self.clock: Clock = clock or WallClock()
@@ -191,6 +194,11 @@ class Emulator:
         self.clock.wait_until(deadline, self._stopping, self._released)
         return self._stopping.is_set()
 
+    def _stall_until(self, deadline: float) -> bool:
+        """Wait until ``deadline`` on the clock; True if the emulator stops meanwhile."""
+        self.clock.wait_until(deadline, self._stopping)
+        return self._stopping.is_set()
+
     def reset(self) -> None:
         """Forget queued items, recorded requests, stored interactions and served files."""
         with self._lock:
@@ -311,6 +319,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._authenticate(query)
             if body_error is not None:
                 raise ApiError(400, "invalid_request", f"Invalid JSON payload: {body_error}")
+            player = self.emulator.player
+            if (
+                action != "create"
+                and player is not None
+                and player.answers(self, action, interaction_id, query)
+            ):
+                return
             if action == "create":
                 with self.emulator._answering():
                     self._create(body)
@@ -384,6 +399,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         check_create_request(body)
         self.emulator._check_request(body)
+        if self.emulator.player is not None:
+            offline_body = self.emulator.player.create(self, body)
+            if offline_body is None:
+                return
+            body = offline_body
         parent_id = body.get("previous_interaction_id")
         if parent_id is not None:
             check_function_results(self._store.get(parent_id), body.get("input"))
@@ -467,16 +487,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_stream(self, record: StoredInteraction, position: int) -> None:
         """Follow the interaction's log as SSE; apply the reply's delivery faults once."""
         faults = self._store.take_delivery_faults(record)
-        # Chunked HTTP/1.1 lets a drop be either a clean end of body or a truncated one.
-        self.protocol_version = "HTTP/1.1"
-        self._streaming = True
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
+        self._begin_stream()
         drop_at = faults.drop_after if faults else None
         stall_at = faults.stall_after if faults else None
         shape = _WireShape(record.reply)
@@ -501,6 +512,29 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(frames)
         if record.reply.done_line:
             self._write_chunk(b"event: done\ndata: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _begin_stream(self) -> None:
+        # Chunked HTTP/1.1 lets a drop be either a clean end of body or a truncated one.
+        self.protocol_version = "HTTP/1.1"
+        self._streaming = True
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def _stream(self, events: Iterable[Any]) -> None:
+        """Send ``events`` (event dicts, or a recorded ``[DONE]`` line) as SSE, each as it comes."""
+        self._begin_stream()
+        for event in events:
+            if isinstance(event, dict):
+                self.emulator._check_event(event)
+                self._write_chunk(_sse_frame(event))
+            else:
+                self._write_chunk(f"event: done\ndata: {event}\n\n".encode())
         self.wfile.write(b"0\r\n\r\n")
 
     def _write_chunk(self, data: bytes | bytearray) -> None:

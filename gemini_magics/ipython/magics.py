@@ -28,6 +28,7 @@ from ..core import models
 from ..core.client import Connection
 from ..core.errors import GeminiSchemaError, GeminiTurnIncomplete, InputError, redact
 from ..core.functions import DEFAULT_MAX_ROUNDS, FunctionCall, describe_arguments
+from ..core.recording import REPLAY_ENV, SESSION_ENV, cassette_for
 from ..core.results import GeminiResult
 from ..core.session import SETTING_NAMES, PreparedTurn, Session, Settings, TurnRequest
 from ..core.threads import Thread, Threads
@@ -165,7 +166,12 @@ class GeminiMagics(Magics):
             register_formatters(shell)
             shell.events.register("pre_run_cell", self._remember_cell)
             shell.input_transformer_manager.line_transforms.append(route_questions_to_the_magic)
-        if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+        if os.environ.get(REPLAY_ENV):
+            cassette = cassette_for(os.environ[REPLAY_ENV], os.environ.get(SESSION_ENV))
+            if cassette is not None:
+                with usage_errors():
+                    self.connection.go_replay(str(cassette))
+        if self.connection.replay is None and os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
             self.connection.go_offline()
 
     # the session's parts, for sub-commands and tests
@@ -246,8 +252,9 @@ class GeminiMagics(Magics):
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
         ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``usage``,
-        ``export [THREAD] PATH``; ``%gemini --help`` lists them and ``%gemini reset --help`` shows
-        one's usage. Use ``%gemini -- PROMPT`` for a prompt that starts with one of those words.
+        ``export [THREAD] PATH``, ``record PATH``, ``replay PATH``; ``%gemini --help`` lists them and
+        ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a prompt that starts
+        with one of those words.
 
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
@@ -379,6 +386,9 @@ class GeminiMagics(Magics):
             renderer.footer(self.session.provenance(result, prepared.options))
         if result.status == "completed" and thread.turn(result.interaction_id) is None:
             renderer.note("The thread was reset while this answer streamed, so it was not added to it.")
+        origin = self.session.origin_note(result)
+        if origin:
+            renderer.note(origin)
         self._report_outcome(result, renderer)
         if save_error is not None:
             raise save_error

@@ -62,9 +62,9 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
     if not wait and magics.widget_frontend:
         from ..widgets.research import ResearchPanel
 
-        display(ResearchPanel(run, title=title))
+        display(ResearchPanel(run, title=title, origin=magics.session.origin_note))
         return
-    if magics.connection.offline:
+    if magics.connection.offline and magics.connection.replay is None:
         print("Offline: this research comes from the built-in emulator, not Gemini.")
     progress = TextProgress(run, sys.stdout)
     try:
@@ -83,6 +83,9 @@ def show(magics: GeminiMagics, run: ResearchRun, *, wait: bool, title: str) -> N
     for bundle in report_bundles(run):
         display(bundle, raw=True, metadata={"gemini_magics": {**provenance, "part": "report"}})
     print(outcome_message(run))
+    origin = magics.session.origin_note(run.result)
+    if origin:
+        print(origin)
     if run.error is not None:
         raise run.error
     if run.result.status == "failed":

@@ -417,6 +417,9 @@ class ChatPanel:
                     committed = turn is not None and turn.committed
                     entry.interaction_id = result.interaction_id if committed else None
                     footer = _footer(result)
+                    origin = self.session.origin_note(result)
+                    if origin:
+                        reply.note(origin)
                     if committed:
                         reply.finish(footer)
                     else:

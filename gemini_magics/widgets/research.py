@@ -17,14 +17,24 @@ from IPython.display import display
 from ..render.progress import OUTCOME_STYLES, outcome_message, report_bundles, summary_line
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..core.research import ResearchRun
+    from ..core.results import GeminiResult
 
 
 class ResearchPanel:
     """A progress bar, phase, elapsed time, tool counts, latest thought and Cancel; then the report."""
 
-    def __init__(self, run: ResearchRun, *, title: str = "") -> None:
+    def __init__(
+        self,
+        run: ResearchRun,
+        *,
+        title: str = "",
+        origin: Callable[[GeminiResult], str | None] | None = None,
+    ) -> None:
         self.run = run
+        self.origin = origin  # the line saying where a replayed report comes from
         self.bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="Research")
         self.summary = widgets.HTML()
         self.thought = widgets.HTML()
@@ -83,6 +93,9 @@ class ResearchPanel:
             self.cancel_button.layout.display = "none"
             self.thought.value = ""
             self.message.value = html.escape(outcome_message(self.run))
+            origin = self.origin(self.run.result) if self.origin is not None else None
+            if origin:
+                self.message.value += f"<br><em>{html.escape(origin)}</em>"
         for bundle in report_bundles(self.run):
             self.report.append_display_data(_RawBundle(bundle))
         self.box.children = [*self.box.children, self.report]

@@ -21,6 +21,8 @@ from .context import CommandContext
 from .export import export
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
+from .record import record
+from .replay import replay
 from .research import research
 from .threads import history, list_threads, reset
 from .usage import usage
@@ -42,6 +44,8 @@ COMMANDS: dict[str, Command] = {
     "online": online,
     "usage": usage,
     "export": export,
+    "record": record,
+    "replay": replay,
 }
 
 HELP_WORDS = ("-h", "--help")

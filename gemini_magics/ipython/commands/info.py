@@ -12,8 +12,14 @@ def status(ctx: CommandContext, rest: str) -> None:
     CommandParser("status", "", status.__doc__ or "").parse(rest)
     key = ctx.connection.api_key()
     lines = [f"model:   {ctx.default_model}"]
-    if ctx.connection.offline:
+    replay, recorder = ctx.connection.replay, ctx.connection.recorder
+    if replay is not None:
+        strict = ", strict" if replay.strict else ""
+        lines.append(f"mode:    replaying {replay.cassette.path} (speed {replay.speed:g}{strict})")
+    elif ctx.connection.offline:
         lines.append("mode:    offline (built-in emulator; nothing leaves this machine)")
+    if recorder is not None:
+        lines.append(f"record:  every interaction goes to {recorder.path}")
     lines.append(f"key:     {key.masked} from {key.origin}" if key else "key:     not set")
     if ctx.connection.effective_base_url:
         lines.append(f"server:  {ctx.connection.effective_base_url}")
