@@ -27,6 +27,7 @@ DOCUMENTED = {
     "login",
     "offline",
     "online",
+    "fix",
 }
 
 

@@ -29,6 +29,7 @@ from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
 from .errors import InputError, redact
+from .fix import with_code_instruction
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .request import THINKING_LEVELS, TurnOptions, image_choices
@@ -104,6 +105,7 @@ class TurnRequest:
     functions: tuple[Callable[..., Any], ...] = ()  # Python functions the model may call, this turn
     max_tool_rounds: int | None = None  # None: the session's setting
     confirm: bool = False  # ask before each function call (cells only)
+    code: bool = False  # ask for one fenced code block only (this turn; the thread keeps its system)
 
 
 @dataclass
@@ -279,6 +281,9 @@ class Session:
         functions = _unique_functions(*functions, *(t for t in chosen if isinstance(t, FunctionTool)))
         if functions and request.agent is not None:
             raise InputError("research agents cannot call your functions; leave the functions out")
+        if request.code and (request.agent is not None or request.image):
+            what = "research" if request.agent is not None else "--image"
+            raise InputError(f"--code asks for a code block, which {what} does not give; drop one of them")
         notes: list[str] = []
         if request.agent is not None:
             options = TurnOptions(
@@ -297,7 +302,7 @@ class Session:
                 model=model,
                 prompt=prompt,
                 previous_interaction_id=slot.parent_id,
-                system=settings.system,
+                system=with_code_instruction(settings.system) if request.code else settings.system,
                 thinking=settings.thinking,
                 show_thoughts=request.show_thoughts,
                 temperature=settings.temperature,

@@ -18,12 +18,13 @@ from ..args import spec_parser
 from .chat import chat
 from .connection import login, offline, online
 from .context import CommandContext
+from .fix import fix, is_fix
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
 from .research import research
 from .threads import history, list_threads, reset
 
-__all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "overview"]
+__all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "is_fix", "overview"]
 
 Command = Callable[[CommandContext, str], None]
 
@@ -35,6 +36,7 @@ COMMANDS: dict[str, Command] = {
     "reset": reset,
     "chat": chat,
     "research": research,
+    "fix": fix,
     "login": login,
     "offline": offline,
     "online": online,
