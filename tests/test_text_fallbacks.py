@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbconvert import MarkdownExporter
 
 from gemini_magics.emulator import Emulator
 
@@ -119,8 +120,7 @@ def test_the_text_forms_say_what_each_output_is(saved_notebook):
 
 @pytest.mark.notebook
 def test_nbconvert_to_markdown_shows_the_answers_not_widget_reprs(saved_notebook):
-    nbconvert = pytest.importorskip("nbconvert")
-    markdown, resources = nbconvert.MarkdownExporter().from_notebook_node(saved_notebook)
+    markdown, resources = MarkdownExporter().from_notebook_node(saved_notebook)
     assert "ANSWER-CELL" in markdown
     assert "Deep Research — CPUs versus GPUs" in markdown
     assert "Gemini chat panel (thread 'side')" in markdown
