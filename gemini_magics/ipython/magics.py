@@ -236,9 +236,9 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``; ``%gemini --help``
-        lists them and ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a
-        prompt that starts with one of those words.
+        ``chat [THREAD]``, ``research``, ``fix [--code]``, ``login``, ``offline``, ``online``;
+        ``%gemini --help`` lists them and ``%gemini reset --help`` shows one's usage. Use
+        ``%gemini -- PROMPT`` for a prompt that starts with one of those words.
 
         ``{{name}}``, ``{{obj.attr}}``, ``{{items[0]}}`` and ``{{Out[3]}}`` are replaced by the
         value's text from your namespace; other braces are sent untouched (``--raw`` sends all
@@ -260,6 +260,10 @@ class GeminiMagics(Magics):
         Functions: ``%%gemini --tools convert`` lets the model call ``convert`` in this kernel
         (its hints and docstring describe it); each call is shown collapsed and the answer goes on.
         ``--confirm`` asks before each call; ``--max-tool-rounds N`` caps the rounds of calls.
+
+        Code: ``%%gemini --code`` asks for code only and puts the answer's code block in a new cell
+        below, not run; after a cell fails, ``%gemini fix`` explains its error (``--code``: a corrected
+        cell below).
 
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
