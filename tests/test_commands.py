@@ -31,6 +31,7 @@ DOCUMENTED = {
     "export",
     "record",
     "replay",
+    "fix",
 }
 
 

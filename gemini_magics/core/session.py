@@ -29,6 +29,7 @@ from . import models
 from .attachments import AttachError, content_blocks
 from .client import Connection
 from .errors import GeminiReplayMissing, InputError, redact
+from .fix import with_code_instruction
 from .functions import DEFAULT_MAX_ROUNDS, Confirm, DeclarationError, FunctionTool, FunctionTools
 from .prompt import UnknownVariable, resolve, substitute
 from .provenance import provenance_record
@@ -116,6 +117,7 @@ class TurnRequest:
     # json=True for any JSON; the result's .parsed holds the validated value
     schema: Any = None
     json: bool = False
+    code: bool = False  # ask for one fenced code block only (this turn; the thread keeps its system)
 
 
 @dataclass
@@ -304,6 +306,13 @@ class Session:
             raise InputError("research agents cannot call your functions; leave the functions out")
         if output_schema is not None and request.agent is not None:
             raise InputError(f"research agents write reports, not JSON; leave {_schema_flag(request)} out")
+        if request.code and (request.agent is not None or request.image):
+            what = "research" if request.agent is not None else "--image"
+            raise InputError(f"--code asks for a code block, which {what} does not give; drop one of them")
+        if request.code and output_schema is not None:
+            raise InputError(
+                f"--code asks for a code block, {_schema_flag(request)} for JSON; drop one of them"
+            )
         notes: list[str] = []
         if request.agent is not None:
             options = TurnOptions(
@@ -322,7 +331,7 @@ class Session:
                 model=model,
                 prompt=prompt,
                 previous_interaction_id=slot.parent_id,
-                system=settings.system,
+                system=with_code_instruction(settings.system) if request.code else settings.system,
                 thinking=settings.thinking,
                 show_thoughts=request.show_thoughts,
                 temperature=settings.temperature,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,8 @@ def respond(request: Json, turn: int, history: Sequence[Json] = (), files: Media
         tools, cited = tool_steps(request, prompt)
         steps.extend(tools)
         content: list[Json] = [] if cited is None else [cited]
-        content.append({"type": "text", "text": _markdown(request, prompt, turn, inputs)})
+        text = _code_only(prompt) if asks_for_code_only(request) else _markdown(request, prompt, turn, inputs)
+        content.append({"type": "text", "text": text})
         deltas = OFFLINE_DELTAS
     else:
         # The latest picture of the thread or the input (the input's come last) gets edited.
@@ -239,6 +241,32 @@ def _image_content(
     else:
         image["data"] = base64.b64encode(png).decode()
     return [{"type": "text", "text": "\n".join(lines)}, image]
+
+
+_CODE_ONLY = re.compile(r"\bone fenced\b.*\bcode block\b", re.IGNORECASE | re.DOTALL)
+
+
+def asks_for_code_only(request: Json) -> bool:
+    """Whether the system instruction asks for one fenced code block and nothing else."""
+    system = request.get("system_instruction")
+    return isinstance(system, str) and _CODE_ONLY.search(system) is not None
+
+
+def _code_only(prompt: str) -> str:
+    """A reply that is one fenced Python block, as a code-only request asks for."""
+    quoted = snippet(prompt) or "(no text)"
+    return "\n".join(
+        [
+            "```python",
+            "# Offline emulator — written locally, not by Gemini; set GEMINI_API_KEY for real code.",
+            f"# You asked: {quoted}",
+            "def offline_echo(prompt: str) -> str:",
+            f"    return prompt[:{_SNIPPET_LENGTH}]",
+            "",
+            f"print(offline_echo({quoted!r}))",
+            "```",
+        ]
+    )
 
 
 def _markdown(request: Json, prompt: str, turn: int, inputs: list[str]) -> str:

@@ -101,6 +101,11 @@ ARGUMENTS: tuple[argument, ...] = (
         "--json", action="store_true", help="Answer in JSON, this turn (no schema); the value is in .parsed."
     ),
     argument("--save", metavar="DIR", help="Write the pictures of this turn to files in DIR."),
+    argument(
+        "--code",
+        action="store_true",
+        help="Ask for code only and put the answer's code block in a new cell below (not run).",
+    ),
     argument("--research", action="store_true", help="Run the Deep Research agent in the background."),
     argument("--agent", metavar="ID", help="Research agent id (default: the current Deep Research)."),
     argument("--max", action="store_true", help="The most thorough (Max) research agent."),

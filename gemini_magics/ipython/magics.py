@@ -27,6 +27,7 @@ from traitlets import Dict, Enum, Float, Int, List, TraitError, Unicode, default
 from ..core import models
 from ..core.client import Connection
 from ..core.errors import GeminiSchemaError, GeminiTurnIncomplete, InputError, redact
+from ..core.fix import Failure, record_failure
 from ..core.functions import DEFAULT_MAX_ROUNDS, FunctionCall, describe_arguments
 from ..core.recording import REPLAY_ENV, SESSION_ENV, cassette_for
 from ..core.results import GeminiResult
@@ -35,6 +36,7 @@ from ..core.threads import Thread, Threads
 from ..core.tools import Headers, hidden_headers
 from ..core.turns import TurnRunner
 from ..core.usage import BUDGET_ENV, parse_budget
+from ..render.markdown import first_code_block
 from ..render.protocol import CellRenderer
 from . import commands, usage_errors
 from . import research as research_magic
@@ -162,9 +164,11 @@ class GeminiMagics(Magics):
         self.session = Session(Settings(**{name: getattr(self, name) for name in SETTING_NAMES}))
         self._cell_id: str | None = None
         self._execution = 0  # counts cell executions: the turns of one execution chain
+        self.last_failure: Failure | None = None  # the latest cell that failed, for %gemini fix
         if shell is not None:
             register_formatters(shell)
             shell.events.register("pre_run_cell", self._remember_cell)
+            shell.events.register("post_run_cell", self._remember_failure)
             shell.input_transformer_manager.line_transforms.append(route_questions_to_the_magic)
         if os.environ.get(REPLAY_ENV):
             cassette = cassette_for(os.environ[REPLAY_ENV], os.environ.get(SESSION_ENV))
@@ -200,6 +204,8 @@ class GeminiMagics(Magics):
             with contextlib.suppress(ValueError):
                 self.shell.events.unregister("pre_run_cell", self._remember_cell)
             with contextlib.suppress(ValueError):
+                self.shell.events.unregister("post_run_cell", self._remember_failure)
+            with contextlib.suppress(ValueError):
                 self.shell.input_transformer_manager.line_transforms.remove(route_questions_to_the_magic)
         self.session.close()
 
@@ -219,6 +225,16 @@ class GeminiMagics(Magics):
     def _remember_cell(self, info: Any) -> None:
         self._cell_id = getattr(info, "cell_id", None)
         self._execution += 1
+
+    def _remember_failure(self, result: Any) -> None:
+        """Keep a failed cell's source and traceback as text (no frames kept alive) for %gemini fix."""
+        error = result.error_in_exec or result.error_before_exec
+        source = getattr(result.info, "raw_cell", None) or ""
+        if error is None or commands.is_fix(source):  # a failed fix keeps the cell it was fixing
+            return
+        self.last_failure = record_failure(
+            source, error, self.connection.secrets(), getattr(result, "execution_count", None)
+        )
 
     @property
     def cell(self) -> tuple[str | None, int | None]:
@@ -251,7 +267,7 @@ class GeminiMagics(Magics):
 
         Line magic: ``%gemini PROMPT`` sends one line, or runs a sub-command:
         ``status``, ``models``, ``threads``, ``history [THREAD]``, ``reset [THREAD|--all]``,
-        ``chat [THREAD]``, ``research``, ``login``, ``offline``, ``online``, ``usage``,
+        ``chat [THREAD]``, ``research``, ``fix [--code]``, ``login``, ``offline``, ``online``, ``usage``,
         ``export [THREAD] PATH``, ``record PATH``, ``replay PATH``; ``%gemini --help`` lists them and
         ``%gemini reset --help`` shows one's usage. Use ``%gemini -- PROMPT`` for a prompt that starts
         with one of those words.
@@ -286,6 +302,10 @@ class GeminiMagics(Magics):
         Batches: ``%%gemini --map reviews -o labelled`` sends the prompt once per item, ``{{item}}``
         filled per row, a few at once (``--concurrency N``) with a progress bar; ``labelled.texts``,
         ``.errors`` and ``.to_pandas()`` hold the rows. Re-running sends only rows without an answer.
+
+        Code: ``%%gemini --code`` asks for code only and puts the answer's code block in a new cell
+        below, not run; after a cell fails, ``%gemini fix`` explains its error (``--code``: a corrected
+        cell below).
 
         Research: ``%%gemini --research -o report`` runs the Deep Research agent in the
         background with a live progress panel; ``report.wait()`` blocks until it is done.
@@ -339,6 +359,7 @@ class GeminiMagics(Magics):
             confirm=bool(args.confirm),
             schema=resolve_schema(getattr(args, "schema", None), self.ip.user_ns, self.connection.secrets()),
             json=bool(getattr(args, "json", False)),
+            code=bool(getattr(args, "code", False)),
         )
 
     def _ask(self, call: FunctionCall) -> bool:
@@ -354,7 +375,7 @@ class GeminiMagics(Magics):
         with usage_errors():
             return self.session.prepare(request, self.ip.user_ns, cell=self.cell)
 
-    def run_turn(self, args: Any, text: str) -> GeminiResult:
+    def run_turn(self, args: Any, text: str, *, notes: tuple[str, ...] = ()) -> GeminiResult:
         check_options(args)
         if getattr(args, "confirm", False) and not _can_ask(self.shell):
             raise UsageError(
@@ -364,7 +385,7 @@ class GeminiMagics(Magics):
         prepared = self.prepare(self.request(args, text))
         structured = prepared.options.output_schema is not None
         renderer = self._renderer(show_thoughts=args.show_thoughts, prepared=prepared)
-        for note in prepared.notes:
+        for note in (*notes, *prepared.notes):
             renderer.note(note)
         result, thread = prepared.result, prepared.thread
         self._publish(result, args.out)
@@ -390,9 +411,22 @@ class GeminiMagics(Magics):
         if origin:
             renderer.note(origin)
         self._report_outcome(result, renderer)
+        if getattr(args, "code", False):
+            self._put_code_below(result, renderer)
         if save_error is not None:
             raise save_error
         return result
+
+    def _put_code_below(self, result: GeminiResult, renderer: CellRenderer) -> None:
+        """--code: the answer's first code block (else the whole answer) goes into a new cell below.
+        It is model output: it is shown there for the user to read and run, never run by us."""
+        code = first_code_block(result.text)
+        code = (result.text if code is None else code).strip("\n")
+        if not code.strip():
+            renderer.note("The answer holds no code, so no cell was added.")
+            return
+        self.ip.set_next_input(code, replace=False)
+        renderer.note("The code is in a new cell below, not run: read it, then run it if it is right.")
 
     def thread_named(self, name: str | None) -> Thread:
         """The thread ``-t name`` (or the configured default) asks for; a bad name is a UsageError."""

@@ -176,3 +176,12 @@ def escape_markdown(text: str) -> str:
 def note_html(message: str) -> str:
     """A short line of ours (notes, footers) as escaped, italic HTML."""
     return f"<em>{html.escape(message)}</em>"
+
+
+def first_code_block(markdown: str) -> str | None:
+    """The code of the first fenced (or indented) code block in ``markdown``, as the CommonMark
+    parser sees it; None when there is none."""
+    for token in _parser().parse(markdown):
+        if token.type in ("fence", "code_block"):
+            return str(token.content)
+    return None

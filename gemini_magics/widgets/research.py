@@ -41,7 +41,9 @@ class ResearchPanel:
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", button_style="warning")
         self.message = widgets.HTML()
         self.report = widgets.Output()
-        heading = widgets.HTML(f"<b>Deep Research</b> — {html.escape(title[:120])}")
+        self.title = title[:120]
+        self._handle: Any = None
+        heading = widgets.HTML(f"<b>Deep Research</b> — {html.escape(self.title)}")
         self.box = widgets.VBox(
             [heading, widgets.HBox([self.bar, self.cancel_button]), self.summary, self.thought, self.message]
         )
@@ -54,7 +56,20 @@ class ResearchPanel:
         threading.Thread(target=self._tick, name="gemini-research-clock", daemon=True).start()
 
     def _ipython_display_(self) -> None:
-        display(self.box)
+        self._handle = display(self._bundle(), raw=True, display_id=True)
+
+    def _bundle(self) -> dict[str, Any]:
+        """The widget, with a text/plain that front ends without widgets show (GitHub, nbconvert):
+        what is running, then, once it is done, the outcome and the report's Markdown."""
+        bundle: dict[str, Any] = self.box._repr_mimebundle_()
+        lines = [f"Deep Research — {self.title}"]
+        if self.run.done:
+            lines.append(outcome_message(self.run))
+            lines += [str(part["text/plain"]) for part in report_bundles(self.run) if "text/plain" in part]
+        else:
+            lines.append(f"{summary_line(self.run.progress)} (the live panel needs a widget front end)")
+        bundle["text/plain"] = "\n\n".join(lines)
+        return bundle
 
     def _tick(self) -> None:
         while not self.run.done:
@@ -99,6 +114,8 @@ class ResearchPanel:
         for bundle in report_bundles(self.run):
             self.report.append_display_data(_RawBundle(bundle))
         self.box.children = [*self.box.children, self.report]
+        if self._handle is not None:  # the text form gets the outcome and the report too
+            self._handle.update(self._bundle(), raw=True)
 
 
 class _RawBundle:

@@ -159,6 +159,9 @@ class LabServer:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
+    def notebook7_url(self, notebook: str) -> str:
+        return f"{self.base_url}/notebooks/{notebook}?token={self.token}"
+
     def lab_url(self, notebook: str, workspace: str) -> str:
         # A workspace per test keeps tabs opened by earlier tests out of the way.
         return f"{self.base_url}/lab/workspaces/{workspace}/tree/{notebook}?token={self.token}"
@@ -238,10 +241,12 @@ def _stop_process_group(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory, _emulator_slot: _EmulatorSlot) -> Iterator[LabServer]:
-    """A JupyterLab server for the whole browser session (see module docstring)."""
-    home = tmp_path_factory.mktemp("jupyterlab")
+@contextlib.contextmanager
+def _jupyter_server(
+    home: Path, emulator: Any, app: str, app_args: Sequence[str], label: str
+) -> Iterator[LabServer]:
+    """Run ``python -m <app>`` (jupyterlab, or notebook for Notebook 7) on a free loopback port with a
+    random token and throwaway dirs under ``home``; its log is copied to the artifacts as ``label.log``."""
     root_dir = home / "root"
     settings_dir = home / "user-settings"
     workspaces_dir = home / "workspaces"
@@ -252,31 +257,28 @@ def lab(tmp_path_factory: pytest.TempPathFactory, _emulator_slot: _EmulatorSlot)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
 
-    emu = _emulator_slot.emulator
-    env = _lab_env(home, emu.base_url if emu is not None else None)
+    env = _lab_env(home, emulator.base_url if emulator is not None else None)
     token = secrets.token_hex(16)
     port = _free_port()
+    app_class = {"jupyterlab": "LabApp", "notebook": "JupyterNotebookApp"}[app]
     cmd = [
         sys.executable,
         "-m",
-        "jupyterlab",
+        app,
         "--no-browser",
         f"--port={port}",
         "--port-retries=0",
         "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
-        f"--LabApp.user_settings_dir={settings_dir}",
-        f"--LabApp.workspaces_dir={workspaces_dir}",
-        # no network chatter: news feed, update check, PyPI-backed extension manager
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
+        f"--{app_class}.user_settings_dir={settings_dir}",
+        f"--{app_class}.workspaces_dir={workspaces_dir}",
         "--LanguageServerManager.autodetect=False",
+        *app_args,
     ]
     if os.geteuid() == 0:  # CI and these machines run as root
         cmd.append("--allow-root")
-    log_path = home / "jupyterlab.log"
+    log_path = home / f"{label}.log"
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
         cmd,
@@ -294,15 +296,34 @@ def lab(tmp_path_factory: pytest.TempPathFactory, _emulator_slot: _EmulatorSlot)
         log_path=log_path,
         proc=proc,
     )
+    STARTED_SERVERS.append(server)
     try:
         _wait_for_lab(server, time.monotonic() + LAB_START_TIMEOUT_S)
         yield server
     finally:
+        STARTED_SERVERS.remove(server)
         server.shutdown_kernels()  # kernels run in their own sessions
         _stop_process_group(proc)
         log_file.close()
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log_path, ARTIFACTS_DIR / "jupyterlab.log")
+        shutil.copyfile(log_path, ARTIFACTS_DIR / f"{label}.log")
+
+
+STARTED_SERVERS: list[LabServer] = []  # for the failure report of a test, whichever server it used
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory, _emulator_slot: _EmulatorSlot) -> Iterator[LabServer]:
+    """A JupyterLab server for the whole browser session (see module docstring)."""
+    lab_args = [
+        # no network chatter: news feed, update check, PyPI-backed extension manager
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
+    home = tmp_path_factory.mktemp("jupyterlab")
+    with _jupyter_server(home, _emulator_slot.emulator, "jupyterlab", lab_args, "jupyterlab") as server:
+        yield server
 
 
 # --------------------------------------------------------------------------- playwright
@@ -338,7 +359,7 @@ def _artifact_stem(node: pytest.Item) -> str:
 
 
 @pytest.fixture
-def page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh browser context per test; on failure, leaves a screenshot and the page
     console in test-artifacts/browser and prints their tails (for CI logs)."""
     context = browser.new_context(viewport=VIEWPORT)
@@ -359,7 +380,8 @@ def page(browser: Any, lab: LabServer, request: pytest.FixtureRequest) -> Iterat
             (ARTIFACTS_DIR / f"{stem}-console.log").write_text("\n".join(console) + "\n")
             print(f"--- browser console (last 30 of {len(console)} lines) ---")
             print("\n".join(console[-30:]))
-            print(f"--- {lab.log_path} (tail) ---\n{lab.log_tail(30)}")
+            for server in STARTED_SERVERS:
+                print(f"--- {server.log_path} (tail) ---\n{server.log_tail(30)}")
             print(f"--- screenshots: {ARTIFACTS_DIR}/{stem}-*.png ---")
         context.close()
 
@@ -383,9 +405,14 @@ class NotebookUI:
 
     # -- navigation
 
+    SHELL = ".jp-LabShell"
+
+    def url(self, workspace: str) -> str:
+        return self.lab.lab_url(self.name, workspace)
+
     def open(self, workspace: str) -> NotebookUI:
-        self.page.goto(self.lab.lab_url(self.name, workspace), wait_until="domcontentloaded")
-        self.page.locator(".jp-LabShell").wait_for(state="visible", timeout=60_000)
+        self.page.goto(self.url(workspace), wait_until="domcontentloaded")
+        self.page.locator(self.SHELL).wait_for(state="visible", timeout=60_000)
         self.cells.first.wait_for(state="visible", timeout=60_000)
         self.dismiss_popups()
         self.collapse_left_sidebar()
@@ -406,15 +433,13 @@ class NotebookUI:
     # -- kernel
 
     def wait_kernel_idle(self, timeout_ms: int = KERNEL_IDLE_TIMEOUT_MS) -> None:
-        """Wait until the status bar shows "<kernel name> | Idle" and the server agrees.
+        """Wait until the front end's ``idle_indicator`` shows idle and the server agrees.
 
-        (The toolbar's execution indicator says "idle" before a kernel even exists,
-        so it cannot be used for this.)
+        In JupyterLab that is the status bar's "<kernel name> | Idle" (the toolbar's execution
+        indicator says "idle" before a kernel even exists); Notebook 7 has no status bar and uses the
+        toolbar's indicator, with the server's sessions saying a kernel exists and is idle.
         """
-        status = self.page.locator(".jp-StatusBar-TextItem").filter(
-            has_text=re.compile(r"^(?!No Kernel).+ \| Idle$")
-        )
-        status.first.wait_for(state="visible", timeout=timeout_ms)
+        self.idle_indicator().first.wait_for(state="visible", timeout=timeout_ms)
         deadline = time.monotonic() + timeout_ms / 1000
         while True:
             states = [
@@ -427,6 +452,11 @@ class NotebookUI:
             if time.monotonic() > deadline:
                 raise AssertionError(f"kernel for {self.name} not idle: {states}")
             time.sleep(0.1)
+
+    def idle_indicator(self) -> Any:
+        return self.page.locator(".jp-StatusBar-TextItem").filter(
+            has_text=re.compile(r"^(?!No Kernel).+ \| Idle$")
+        )
 
     # -- cells
 
@@ -575,20 +605,66 @@ def write_notebook(root_dir: Path, name: str, cells: Sequence[str]) -> Path:
     return path
 
 
+def _prepare_artifacts(request: pytest.FixtureRequest) -> str:
+    stem = _artifact_stem(request.node)
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS_DIR.glob(f"{stem}-*"):
+        old.unlink()
+    return stem
+
+
 @pytest.fixture
 def notebook(
     page: Any, lab: LabServer, request: pytest.FixtureRequest
 ) -> Callable[[Sequence[str]], NotebookUI]:
     """Factory: ``notebook(["print(1)", ...])`` writes the notebook and opens it."""
-    stem = _artifact_stem(request.node)
-    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS_DIR.glob(f"{stem}-*"):
-        old.unlink()
+    stem = _prepare_artifacts(request)
 
     def make(cells: Sequence[str], name: str | None = None) -> NotebookUI:
         nb_name = name or f"{stem}.ipynb"
         write_notebook(lab.root_dir, nb_name, cells)
         ui = NotebookUI(page, lab, nb_name, stem)
         return ui.open(workspace=re.sub(r"[^A-Za-z0-9-]+", "-", stem).strip("-") or "ws")
+
+    return make
+
+
+# --------------------------------------------------------------------------- Notebook 7
+
+
+class Notebook7UI(NotebookUI):
+    """The same driver in the Notebook 7 interface (``jupyter notebook``): one notebook per browser
+    tab, JupyterLab's cells and outputs, no status bar (the kernel's state comes from the server)."""
+
+    SHELL = "#main-panel"
+
+    def url(self, workspace: str) -> str:
+        return self.lab.notebook7_url(self.name)
+
+    def idle_indicator(self) -> Any:
+        return self.page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+
+@pytest.fixture(scope="module")
+def notebook7_server(
+    tmp_path_factory: pytest.TempPathFactory, _emulator_slot: _EmulatorSlot
+) -> Iterator[LabServer]:
+    """A Notebook 7 server (``jupyter notebook``), shared by the tests of one module."""
+    home = tmp_path_factory.mktemp("notebook7")
+    with _jupyter_server(home, _emulator_slot.emulator, "notebook", [], "notebook7") as server:
+        yield server
+
+
+@pytest.fixture
+def notebook7(
+    page: Any, notebook7_server: LabServer, request: pytest.FixtureRequest
+) -> Callable[[Sequence[str]], NotebookUI]:
+    """Factory like ``notebook``, opening the notebook in the Notebook 7 interface."""
+    stem = _prepare_artifacts(request)
+
+    def make(cells: Sequence[str], name: str | None = None) -> NotebookUI:
+        nb_name = name or f"{stem}.ipynb"
+        write_notebook(notebook7_server.root_dir, nb_name, cells)
+        return Notebook7UI(page, notebook7_server, nb_name, stem).open(workspace="")
 
     return make

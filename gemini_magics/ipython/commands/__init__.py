@@ -19,6 +19,7 @@ from .chat import chat
 from .connection import login, offline, online
 from .context import CommandContext
 from .export import export
+from .fix import fix, is_fix
 from .info import list_models, status
 from .parser import CommandParser, HelpShown
 from .record import record
@@ -27,7 +28,7 @@ from .research import research
 from .threads import history, list_threads, reset
 from .usage import usage
 
-__all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "overview"]
+__all__ = ["COMMANDS", "CommandContext", "CommandParser", "dispatch", "is_fix", "overview"]
 
 Command = Callable[[CommandContext, str], None]
 
@@ -39,6 +40,7 @@ COMMANDS: dict[str, Command] = {
     "reset": reset,
     "chat": chat,
     "research": research,
+    "fix": fix,
     "login": login,
     "offline": offline,
     "online": online,
