@@ -159,3 +159,18 @@ def test_an_unreadable_environment_budget_fails_loading_with_one_line(bare_shell
     monkeypatch.setenv("GEMINI_MAGICS_TOKEN_BUDGET", value)
     with pytest.raises(UsageError, match=f"GEMINI_MAGICS_TOKEN_BUDGET='{value}' is not a whole number"):
         bare_shell.run("%load_ext gemini_magics")
+
+
+def test_batch_rows_count_under_their_own_line(ip, emulator):
+    emulator.enqueue(
+        Reply.text("cell", usage=_usage(1, 2)),
+        Reply.text("row", usage=_usage(10, 20)),
+        Reply.text("row", usage=_usage(10, 20)),
+    )
+    ip.run("%gemini a cell first")
+    ip.user_ns["words"] = ["alpha", "beta"]
+    ip.run("%%gemini --map words --concurrency 1\nSay {{item}}")
+    rows, _, _ = _table(ip)
+    assert rows[("default", "gemini-3.5-flash")] == ["1", "1", "2", "0", "3"]
+    assert rows[("(batch)", "gemini-3.5-flash")] == ["2", "20", "40", "0", "60"]
+    assert rows[("all", "")][-1] == "63"

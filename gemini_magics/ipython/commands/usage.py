@@ -39,7 +39,8 @@ def budget_line(budget: int, used: int) -> str:
 
 
 def _cells(row: UsageRow) -> tuple[str, ...]:
-    return (row.thread, row.model, f"{row.turns:,}", *(f"{row.counts[name]:,}" for name in COUNTS))
+    thread = row.thread or "(batch)"  # batch rows (--map) are the turns off every thread
+    return (thread, row.model, f"{row.turns:,}", *(f"{row.counts[name]:,}" for name in COUNTS))
 
 
 def _plain_line(cells: tuple[str, ...]) -> str:
