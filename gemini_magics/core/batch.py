@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import events as ev
 from .background import BackgroundStream
-from .errors import GeminiError, InputError, is_cancellation
+from .errors import GeminiError, GeminiSchemaError, InputError, is_cancellation
 from .request import build_request
 from .results import GeminiResult
 from .threads import ThreadBusy
@@ -414,7 +414,12 @@ class BatchRun(BackgroundStream):
             recorder.close(failed=exc, state=turn.state)
             self._failed(row, str(session.connection.translate(exc)))
         else:
-            self._ended(row, prepared.result)
+            try:
+                recorder.parse(prepared.options, session.connection.secrets())
+            except GeminiSchemaError as exc:  # the answer is kept in .results, the row fails
+                self._failed(row, str(exc))
+            else:
+                self._ended(row, prepared.result)
         finally:
             self._notify()
 
