@@ -65,7 +65,8 @@ def odd_rows_do_not_fit(body: dict[str, Any]) -> Reply | None:
 def test_schema_over_a_dataframe_parses_every_row_into_the_model(reviews, emulator):
     labelled = run_map(
         reviews,
-        "%%gemini --schema Review --map reviews -o labelled\nLabel this {{item.product}} review: {{item.text}}",
+        "%%gemini --schema Review --map reviews -o labelled\n"
+        "Label this {{item.product}} review: {{item.text}}",
     )
     assert reviews.user_ns["labelled"] is labelled
     assert labelled.statuses == ["completed"] * 3
@@ -190,19 +191,35 @@ def test_the_budget_stops_a_batch_rows_past_it_are_kept_as_failed(reviews, emula
     assert again.statuses == ["completed"] * 3 and again.reused == 1
 
 
-def test_the_budget_in_python_keeps_refused_rows_as_failed(ip, emulator):
+def test_batch_in_python_uses_the_kernels_session_and_its_budget(ip, emulator):
     emulator.responder = spends_120_tokens
-    session = ip.magics.session
-    session.settings.token_budget = 100
+    ip.run("%config GeminiMagics.token_budget = 100")
     result = gemini_magics.batch(
-        "Label: {{item}}", ["a", "b", "c"], schema=Review, concurrency=1, progress=False, session=session
+        "Label: {{item}}", ["a", "b", "c"], schema=Review, concurrency=1, progress=False
     )
-    assert result.statuses == ["completed", "failed", "failed"]
+    assert result.statuses == ["completed", "failed", "failed"]  # returned, not raised: read .errors
     assert "token budget of 100 reached" in (result.errors[2] or "")
     assert len(creates(emulator)) == 1
+    assert ip.magics.session.usage.used() == 120  # counted in the kernel, as %gemini usage shows
 
 
 def test_a_column_named_like_a_pandas_method_reads_the_column(ip, emulator):
     ip.user_ns["rows"] = pandas.DataFrame({"product": ["kettle"], "name": ["Ada"], "count": [3]})
     run_map(ip, "%%gemini --map rows\n{{item.name}} bought {{item.count}} of {{item.product}}")
     assert [prompt_text(r.body["input"]) for r in creates(emulator)] == ["Ada bought 3 of kettle"]
+
+
+def test_text_files_are_attached_as_text_and_other_encodings_are_refused(ip, emulator, tmp_path):
+    (tmp_path / "a.txt").write_text("Order 48213 arrived broken.", encoding="utf-8")
+    ip.user_ns["pattern"] = str(tmp_path / "*.txt")
+    result = run_map(ip, "%%gemini --json --map pattern\nExtract the order number.")
+    assert result.statuses == ["completed"]
+    (body,) = [r.body for r in creates(emulator)]
+    assert body["input"][0]["content"] == [
+        {"type": "text", "text": "Extract the order number."},
+        {"type": "text", "text": "Attached file a.txt:\n\nOrder 48213 arrived broken."},
+    ]
+    (tmp_path / "b.txt").write_bytes("Bestellung für Jürgen".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"row 1: .*b.txt is not UTF-8 text; save it as UTF-8"):
+        ip.run("%%gemini --json --map pattern --refresh\nExtract the order number.")
+    assert len(creates(emulator)) == 1
