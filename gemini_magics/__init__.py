@@ -10,6 +10,7 @@ Loading is cheap: ``google.genai`` is imported on the first call, not here.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .core.errors import GeminiError
@@ -22,10 +23,24 @@ def batch(prompt: str, items: Any, **options: Any) -> Any:
     """Send ``prompt`` once per item of ``items`` (``{{item}}`` filled per row) and return the
     :class:`~gemini_magics.core.batch.BatchResult`; works in scripts. See
     :func:`gemini_magics.core.batch.batch` for the options (``concurrency``, ``as_name``, ``model``,
-    ``tools``, ``variables``, ``session``, ...)."""
+    ``tools``, ``variables``, ``session``, ...). In IPython with the extension loaded, the kernel's
+    session is the default: its settings, offline mode, token budget and usage count apply."""
     from .core.batch import batch as run_batch
 
+    if options.get("session") is None:
+        options["session"] = _kernel_session()
     return run_batch(prompt, items, **options)
+
+
+def _kernel_session() -> Any:
+    """The running IPython's session when ``%load_ext gemini_magics`` ran there, else None."""
+    if "IPython" not in sys.modules:
+        return None
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    magics = shell.magics_manager.registry.get("GeminiMagics") if shell is not None else None
+    return magics.session if magics is not None else None
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from gemini_magics.emulator.offline import prompt_text
 
 from .support import TEST_KEY, creates
 
@@ -159,3 +162,98 @@ def test_tools_notebook_sends_each_tool_to_the_emulator(emulator, monkeypatch):
     assert bodies[4]["input"][0]["result"] == {"total": 255, "by_month": {"2025-01": 120, "2025-02": 135}}
     assert bodies[5]["tools"][0]["headers"] == {"Authorization": "Bearer my-token"}
     assert "my-token" not in text
+
+
+def _cell(notebook: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
+    return next(cell for cell in notebook.cells if cell.get("id") == cell_id)
+
+
+def _table_rows(html: str) -> int:
+    body = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    assert body is not None, html[:200]
+    return body.group(1).count("<tr>")
+
+
+def _check_data_notebook(notebook: nbformat.NotebookNode) -> None:
+    """What 06_data shows, offline or against the emulator: the labelled table, the plot, the letters."""
+    assert not any(o.get("output_type") == "error" for c in notebook.cells for o in c.get("outputs", []))
+    (labelled,) = _cell(notebook, "a1d0e610").outputs
+    assert labelled["data"]["text/plain"].startswith("<BatchResult 12 rows: 12 completed>")
+    (table,) = _cell(notebook, "a1d0e613").outputs
+    header = re.search(r"<thead>(.*?)</thead>", table["data"]["text/html"], re.S)
+    assert header is not None
+    columns = re.findall(r"<th>(\w+)</th>", header.group(1))
+    assert columns == ["id", "product", "text", "sentiment", "score", "topics", "status"]
+    assert _table_rows(table["data"]["text/html"]) == 12
+    assert table["data"]["text/html"].count("<td>completed</td>") == 12
+    (plot,) = _cell(notebook, "a1d0e615").outputs
+    assert "image/png" in plot["data"] and len(plot["data"]["image/png"]) > 1000
+    (letters,) = _cell(notebook, "a1d0e619").outputs
+    assert _table_rows(letters["data"]["text/html"]) == 3
+    assert "complaint_berlin.txt" in letters["data"]["text/html"]
+    assert letters["data"]["text/html"].count("RequestKind.") == 3
+    (pairs,) = _cell(notebook, "a1d0e622").outputs
+    assert re.fullmatch(r"\[(\('(positive|neutral|negative)', [1-5]\)(, )?)+\]", pairs["data"]["text/plain"])
+    (short,) = _cell(notebook, "a1d0e624").outputs
+    assert _table_rows(short["data"]["text/html"]) == 4
+
+
+@pytest.mark.notebook
+def test_data_notebook_runs_offline_without_any_key(monkeypatch):
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+    notebook = _execute(NOTEBOOKS / "06_data.ipynb")
+    _check_data_notebook(notebook)
+    assert "Offline: this answer comes from the built-in emulator" in _text_of(notebook)
+
+
+@pytest.mark.notebook
+def test_data_notebook_sends_one_request_per_row_with_the_schema(emulator, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    notebook = _execute(NOTEBOOKS / "06_data.ipynb")
+    _check_data_notebook(notebook)
+    text = _text_of(notebook)
+    assert "Offline" not in text and TEST_KEY not in text
+    bodies = [r.body for r in creates(emulator)]
+    assert len(bodies) == 12 + 3 + 1 + 4  # reviews, letters, one list, the Python batch
+    schemas = [b["response_format"]["schema"] for b in bodies]
+    assert all(b["response_format"]["mime_type"] == "application/json" for b in bodies)
+
+    reviews = bodies[:12]
+    expected = [
+        line.split(",", 2) for line in (NOTEBOOKS / "data" / "reviews.csv").read_text().splitlines()[1:]
+    ]
+    sent = sorted(prompt_text(b["input"]) for b in reviews)
+    assert sent == sorted(
+        f"Label this customer review of a {p}.\n\n{t.strip(chr(34))}" for _, p, t in expected
+    )
+    review_schema = schemas[0]
+    assert set(review_schema["properties"]) == {"sentiment", "score", "topics"}
+    assert review_schema["properties"]["sentiment"]["enum"] == ["positive", "neutral", "negative"]
+    assert review_schema["properties"]["score"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 5,
+        "description": "1 = very unhappy, 5 = delighted",
+    }
+    assert schemas[:12] == [review_schema] * 12
+
+    letters = bodies[12:15]
+    assert schemas[12]["properties"]["request"]["enum"] == ["replacement", "refund", "question", "praise"]
+    attached = sorted(block["text"] for b in letters for block in b["input"][0]["content"][1:])
+    assert [block.splitlines()[0] for block in attached] == [
+        f"Attached file {name}:"
+        for name in ("complaint_berlin.txt", "praise_lisbon.txt", "question_oslo.txt")
+    ]
+    assert "My order 48213 (a kettle) arrived with a cracked lid." in attached[0]
+    assert all(len(b["input"][0]["content"]) == 2 for b in letters)  # the prompt, then the file
+
+    assert schemas[15] == {"type": "array", "items": review_schema}
+    assert "3. Does what it says. Nothing more." in prompt_text(bodies[15]["input"])
+    assert schemas[16:] == [review_schema] * 4
+    assert sorted(prompt_text(b["input"]) for b in bodies[16:]) == sorted(
+        f"Label this review: {t.strip(chr(34))}" for _, _, t in expected[:4]
+    )

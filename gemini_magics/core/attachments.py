@@ -1,9 +1,10 @@
 """Turning kernel objects into multimodal content blocks for ``--attach``. No IPython imports.
 
 Accepted: matplotlib figures, PIL images, NumPy image arrays, ``bytes``, and paths (``pathlib.Path`` or
-``str``) to image, PDF, audio or video files. The MIME type is sniffed from the content's leading
-bytes; the file extension is only a fallback. Everything is sent inline as base64, so the total is
-capped (:data:`MAX_INLINE_BYTES`).
+``str``) to image, PDF, audio, video or UTF-8 text files. The MIME type is sniffed from the content's
+leading bytes; the file extension is only a fallback. Media is sent inline as base64, so the total is
+capped (:data:`MAX_INLINE_BYTES`); a text file (``.txt``, ``.md``, ``.csv``, …) is sent as a text block
+headed by its name, which every model reads (the API takes no ``text/plain`` document).
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ def _block(data: bytes, mime: str, name: str) -> dict[str, Any]:
     return {"type": kind, "data": base64.b64encode(data).decode("ascii"), "mime_type": mime}
 
 
+def _text_block(data: bytes, path: Path, name: str) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AttachError(
+            f"{name}: {path.name} is not UTF-8 text; save it as UTF-8 and attach it again"
+        ) from None
+    return {"type": "text", "text": f"Attached file {path.name}:\n\n{text}"}
+
+
 def _png_of_figure(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
@@ -170,7 +181,10 @@ def content_block(value: Any, name: str) -> dict[str, Any]:
         path = Path(os.fspath(value)).expanduser()
         if isinstance(value, str) and not path.exists():
             raise AttachError(f"{name} is a string but not the path of a file: {value[:60]!r}")
-        return _block(*_file(path, name), name)
+        data, mime = _file(path, name)
+        if mime.startswith("text/"):
+            return _text_block(data, path, name)
+        return _block(data, mime, name)
     if module.startswith("matplotlib") and hasattr(value, "savefig"):
         return _checked(_png_of_figure(value), "image/png", name)
     if module.startswith("PIL") and hasattr(value, "save"):
@@ -192,7 +206,7 @@ def _checked(data: bytes, mime: str, name: str) -> dict[str, Any]:
 def content_blocks(values: dict[str, Any]) -> list[dict[str, Any]]:
     """Blocks for several attachments, in order, within the inline size budget."""
     blocks = [content_block(value, name) for name, value in values.items()]
-    total = sum(len(block["data"]) * 3 // 4 for block in blocks)
+    total = sum(len(block["data"]) * 3 // 4 if "data" in block else len(block["text"]) for block in blocks)
     if total > MAX_INLINE_BYTES:
         raise AttachError(_too_large("together, the attachments", total))
     return blocks

@@ -6,7 +6,9 @@ or a glob of files) into rows; :func:`prepare_batch` prepares one turn per row t
 session already answered for the same request; :class:`BatchRun` sends them on a worker's event loop
 through the async client, at most ``concurrency`` at once. A 429 or 5xx seen by any row holds back
 every row's next request for the wait the server asked for (:class:`BackoffGate`); a row fails only
-once its retries are spent, and keeps its error. Rows are off every thread unless
+once its retries are spent, and keeps its error. The token budget is checked before each row is sent:
+once the kernel has used it, the rows not yet sent fail with the budget's message (rows in flight
+finish; ``BatchRun.budget_refused`` counts the refused rows). Rows are off every thread unless
 ``thread_per_item``: each row then continues its own thread, ``<thread>-<i>``.
 
     result = batch("Label this review: {{item}}", reviews, concurrency=8)
@@ -30,11 +32,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import events as ev
 from .background import BackgroundStream
-from .errors import GeminiError, InputError, is_cancellation
+from .errors import GeminiError, GeminiSchemaError, InputError, is_cancellation
 from .request import build_request
 from .results import GeminiResult
 from .threads import ThreadBusy
 from .turns import AsyncTurn, TurnRecorder, commit
+from .usage import budget_problem
 
 if TYPE_CHECKING:
     from .session import PreparedTurn, Session, TurnRequest
@@ -347,6 +350,8 @@ class BatchRun(BackgroundStream):
         self.concurrency = concurrency
         self.gate = BackoffGate()
         self.error: BaseException | None = None  # what ended the whole run, other than a stop
+        self.budget_refused = 0  # rows not sent because the token budget was used up
+        self.budget_message = ""
 
     @property
     def finished(self) -> int:
@@ -380,6 +385,14 @@ class BatchRun(BackgroundStream):
 
         session, result = self.session, self.result
         prepared = row.prepared
+        over_budget = budget_problem(session.settings.token_budget, session.usage.used())
+        if over_budget:
+            prepared.result.status = "failed"  # never sent: it counts no tokens
+            self.budget_refused += 1
+            self.budget_message = over_budget
+            self._failed(row, over_budget)
+            self._notify()
+            return
         recorder = TurnRecorder(prepared.result, session.connection.scrub, session.connection.answer_origin)
         turn = AsyncTurn(session.turns, prepared.options, recorder, _ignore)
         lease: Any = contextlib.nullcontext()
@@ -401,7 +414,12 @@ class BatchRun(BackgroundStream):
             recorder.close(failed=exc, state=turn.state)
             self._failed(row, str(session.connection.translate(exc)))
         else:
-            self._ended(row, prepared.result)
+            try:
+                recorder.parse(prepared.options, session.connection.secrets())
+            except GeminiSchemaError as exc:  # the answer is kept in .results, the row fails
+                self._failed(row, str(exc))
+            else:
+                self._ended(row, prepared.result)
         finally:
             self._notify()
 

@@ -48,12 +48,29 @@ def resolve(reference: str, namespace: Mapping[str, Any]) -> Any:
     value = namespace[name.group()]
     for attribute, index in _PART.findall(reference[name.end() :]):
         try:
-            value = getattr(value, attribute) if attribute else value[ast.literal_eval(index)]
+            if attribute and _is_pandas_row_with(value, attribute):
+                value = value[attribute]  # the column, even where pandas has a method so named (product)
+            else:
+                value = getattr(value, attribute) if attribute else value[ast.literal_eval(index)]
         except (AttributeError, LookupError, TypeError) as exc:
             raise UnknownVariable(reference, _failure(exc)) from None
         except Exception as exc:  # a property or __getitem__ that raises something else
             raise UnknownVariable(reference, _failure(exc), raised=True) from None
     return value
+
+
+def _is_pandas_row_with(value: Any, label: str) -> bool:
+    """A pandas Series (a DataFrame's row) with ``label`` in its index: ``.label`` reads that entry."""
+    if (
+        not type(value).__module__.startswith("pandas")
+        or hasattr(value, "columns")
+        or not hasattr(value, "index")
+    ):
+        return False
+    try:
+        return label in value.index
+    except TypeError:
+        return False
 
 
 def substitute(text: str, namespace: Mapping[str, Any]) -> str:

@@ -81,6 +81,12 @@ def run(magics: GeminiMagics, args: Any, text: str) -> BatchResult:
     _show(result)
     if batch.error is not None:
         raise batch.error
+    if batch.budget_refused:
+        where = args.out or "_gemini"
+        raise UsageError(
+            f"{batch.budget_message}, then run the cell again to send only the {batch.budget_refused} of "
+            f"{len(result)} rows that were not sent (kept as failed in {where})"
+        )
     sent = len(result) - result.reused
     if sent and result.count("failed") == sent:
         raise GeminiTurnIncomplete(
