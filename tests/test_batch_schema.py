@@ -223,3 +223,21 @@ def test_text_files_are_attached_as_text_and_other_encodings_are_refused(ip, emu
     with pytest.raises(UsageError, match=r"row 1: .*b.txt is not UTF-8 text; save it as UTF-8"):
         ip.run("%%gemini --json --map pattern --refresh\nExtract the order number.")
     assert len(creates(emulator)) == 1
+
+
+def test_enum_fields_become_their_values_in_the_data_frame(ip, emulator):
+    import enum
+
+    class Kind(enum.Enum):
+        PRAISE = "praise"
+        COMPLAINT = "complaint"
+
+    class Letter(pydantic.BaseModel):
+        kind: Kind
+
+    ip.user_ns.update(Letter=Letter, letters=["Thanks!", "Broken lid."])
+    labelled = run_map(ip, "%%gemini --schema Letter --map letters\nWhat kind of letter is this: {{item}}")
+    assert all(isinstance(value.kind, Kind) for value in labelled.parsed)  # .parsed keeps the members
+    frame = labelled.to_pandas()
+    assert list(frame["kind"]) == [value.kind.value for value in labelled.parsed]
+    assert set(frame["kind"]) <= {"praise", "complaint"}

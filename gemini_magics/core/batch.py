@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 import glob
 import hashlib
 import json
@@ -212,16 +213,19 @@ class BatchResult:
 
 
 def _fields(parsed: Any) -> dict[str, Any]:
-    """A structured answer's fields: a pydantic model, a dataclass or a dict; anything else is one."""
+    """A structured answer's fields: a pydantic model, a dataclass or a dict; anything else is one.
+    Enum members become their values, so a column reads ``praise``, not ``RequestKind.PRAISE``."""
     if parsed is None:
         return {}
     if hasattr(parsed, "model_dump"):
-        return dict(parsed.model_dump())
-    if dataclasses.is_dataclass(parsed) and not isinstance(parsed, type):
-        return dataclasses.asdict(parsed)
-    if isinstance(parsed, Mapping):
-        return dict(parsed)
-    return {"parsed": parsed}
+        fields = dict(parsed.model_dump())
+    elif dataclasses.is_dataclass(parsed) and not isinstance(parsed, type):
+        fields = dataclasses.asdict(parsed)
+    elif isinstance(parsed, Mapping):
+        fields = dict(parsed)
+    else:
+        fields = {"parsed": parsed}
+    return {name: value.value if isinstance(value, enum.Enum) else value for name, value in fields.items()}
 
 
 def _short(text: str, limit: int = 60) -> str:
