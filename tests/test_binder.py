@@ -21,6 +21,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from gemini_magics.emulator import Reply
+
+from .support import TEST_KEY
+
 ROOT = Path(__file__).parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # The environment a Binder user has: no key, no base URL, nothing of ours set beforehand.
@@ -166,10 +170,6 @@ def test_a_recorded_cassette_next_to_a_notebook_is_replayed_on_binder(
 def _record_with_the_emulator(notebook_path: Path, make_emulator, monkeypatch, folder: Path) -> Path:
     """Run the notebook in this test environment's kernel against the emulator with a key, recording
     it as a teacher would (a record cell first, a stop cell last); return the cassette."""
-    from gemini_magics.emulator import Reply
-
-    from .support import TEST_KEY
-
     emulator = make_emulator()
     emulator.enqueue(*(Reply.text(f"Recorded answer {n}.") for n in range(1, 5)))
     monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
