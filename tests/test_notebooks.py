@@ -257,3 +257,88 @@ def test_data_notebook_sends_one_request_per_row_with_the_schema(emulator, monke
     assert sorted(prompt_text(b["input"]) for b in bodies[16:]) == sorted(
         f"Label this review: {t.strip(chr(34))}" for _, _, t in expected[:4]
     )
+
+
+def _cell_starting(notebook: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
+    (cell,) = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith(source)]
+    return cell
+
+
+def _provenance(cell: nbformat.NotebookNode) -> list[dict]:
+    return [o["metadata"]["gemini_magics"] for o in cell.outputs if "gemini_magics" in o.get("metadata", {})]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("teacher_has_a_key", [False, True], ids=["no-key", "with-a-key"])
+def test_teachers_notebook_records_replays_caps_exports_and_fixes_offline(
+    teacher_has_a_key, make_emulator, monkeypatch, tmp_path
+):
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MAGICS_REPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    if teacher_has_a_key:  # the notebook goes offline at once: the key's server hears nothing
+        gemini = make_emulator()
+        monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", gemini.base_url)
+    notebook = _execute(NOTEBOOKS / "00_for_teachers.ipynb", workdir=tmp_path)
+    scratch = tmp_path / "scratch"
+    text = _text_of(notebook)
+
+    asked_twice = ("%%gemini -t lesson\n", "%%gemini -t lesson --image")  # recorded, then replayed
+    recorded, replayed = zip(
+        *([c for c in notebook.cells if c.source.startswith(start)] for start in asked_twice), strict=True
+    )
+    today = json.loads((scratch / "lesson.cassette.jsonl").read_text().splitlines()[0])["created"][:10]
+    for was, now, model in zip(
+        recorded, replayed, ("gemini-3.5-flash", "gemini-3.1-flash-image"), strict=True
+    ):
+        assert {p["origin"] for p in _provenance(was)} == {"offline"}
+        assert {p["origin"] for p in _provenance(now)} == {"replayed"}
+        assert {p["interaction_id"] for p in _provenance(now)} == {
+            p["interaction_id"] for p in _provenance(was)
+        }
+        mark = f"replayed from a recording of {model} made on {today}"
+        assert mark in _text_of(nbformat.v4.new_notebook(cells=[now]))
+        assert mark not in _text_of(nbformat.v4.new_notebook(cells=[was]))
+    pictures = [
+        [o["data"]["image/png"] for o in cell.outputs if "image/png" in o.get("data", {})]
+        for cell in (recorded[1], replayed[1])
+    ]
+    assert pictures[0] and pictures[0] == pictures[1]
+    assert "'replayed'" in text  # Session.answer_origin(_gemini)
+    assert (
+        "no recording of this prompt in lesson.cassette.jsonl (thread default, turn 1); "
+        "answered by the offline emulator"
+    ) in text
+
+    refused = _cell_starting(notebook, "%%gemini\nOne more question")
+    assert refused.metadata.tags == ["raises-exception"]
+    assert "token budget of 1,000 reached (" in _text_of(nbformat.v4.new_notebook(cells=[refused]))
+    assert "thread        model" in text and "lesson        gemini-3.5-flash" in text  # %gemini usage
+
+    prompts = ("In three sentences, what is a Python list?", "A friendly robot teaching a class")
+    exported_md = (scratch / "lesson.md").read_text()
+    exported_nb = nbformat.read(scratch / "lesson.ipynb", as_version=4)
+    exported_json = json.loads((scratch / "lesson.json").read_text())
+    for prompt in prompts:
+        assert prompt in exported_md
+        assert any(prompt in cell.source for cell in exported_nb.cells)
+        assert any(prompt in turn["prompt"] for turn in exported_json["turns"])
+    assert [p.suffix for p in (scratch / "lesson_files").iterdir()] == [".png"]
+
+    fix = _cell_starting(notebook, "%gemini fix")
+    assert "Explaining cell [" in _text_of(nbformat.v4.new_notebook(cells=[fix]))
+    assert "KeyError: 'cleo'" in _text_of(nbformat.v4.new_notebook(cells=[fix]))
+    assert [p["thread"] for p in _provenance(fix) if p.get("part") == "footer"] == ["fix"]
+    code = _cell_starting(notebook, "%%gemini -t code --code")
+    assert "The code is in a new cell below, not run" in _text_of(nbformat.v4.new_notebook(cells=[code]))
+    errors = [c for c in notebook.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert [c.source.splitlines()[0] for c in errors] == [
+        'marks = {"ana": 9, "ben": 7}'
+    ]  # and the budget cell
+
+    everything = json.dumps(notebook) + "".join(
+        p.read_bytes().decode("latin-1") for p in scratch.rglob("*") if p.is_file()
+    )
+    assert TEST_KEY not in everything
+    if teacher_has_a_key:
+        assert gemini.requests == []
