@@ -61,6 +61,7 @@ def test_quickstart_runs_offline_without_any_key(monkeypatch):
     text = _text_of(_execute(NOTEBOOKS / "01_quickstart.ipynb"))
     assert "Offline" in text
     assert "mode:    offline" in text
+    assert "key:     none needed" in text  # not the emulator's placeholder, masked
 
 
 @pytest.mark.notebook

@@ -83,6 +83,20 @@ def test_offline_and_online(bare_shell):
         bare_shell.run("%gemini hi")
 
 
+def test_moving_to_another_server_starts_threads_over_and_says_so(ip, emulator):
+    ip.run("%gemini -t lesson first question")
+    ip.run("%gemini second, on the default thread")
+    out = ip.run("%gemini offline").stdout
+    assert "threads start over ('lesson', 'default')" in out  # the emulator would not know their ids
+    ip.run("%gemini -t lesson third question")
+    assert ip.user_ns["_gemini"].status == "completed"
+    assert len(ip.magics.threads["lesson"].turns) == 1
+    assert "threads start over" not in ip.run("%gemini offline").stdout  # the same server: kept
+    assert "threads start over ('lesson')" in ip.run("%gemini online").stdout
+    ip.run("%gemini -t lesson back with the key")
+    assert "previous_interaction_id" not in creates(emulator)[-1].body
+
+
 def test_offline_from_the_environment_on_load(bare_shell, monkeypatch):
     monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
     bare_shell.run("%load_ext gemini_magics")

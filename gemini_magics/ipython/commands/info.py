@@ -20,7 +20,10 @@ def status(ctx: CommandContext, rest: str) -> None:
         lines.append("mode:    offline (built-in emulator; nothing leaves this machine)")
     if recorder is not None:
         lines.append(f"record:  every interaction goes to {recorder.path}")
-    lines.append(f"key:     {key.masked} from {key.origin}" if key else "key:     not set")
+    if ctx.connection.offline:  # the emulator takes a placeholder; the user's key is not sent
+        lines.append("key:     none needed")
+    else:
+        lines.append(f"key:     {key.masked} from {key.origin}" if key else "key:     not set")
     if ctx.connection.effective_base_url:
         lines.append(f"server:  {ctx.connection.effective_base_url}")
     for thread in ctx.threads:
