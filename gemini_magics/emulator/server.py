@@ -262,6 +262,9 @@ class Emulator:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = True
+    # socketserver's default backlog is 5: a burst of new connections (a batch opens one per
+    # streamed request) overflows it, and the client's SYN is retried only after a second.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
