@@ -233,8 +233,8 @@ def _interaction(http_response: Any, text: str) -> Any:
 
 
 class _OpenedResponse:
-    """A create's response with its body unread (what ``with_streaming_response`` hands over):
-    ``http_response``, ``headers``, ``parse()`` for a body that is not a stream, ``close()``."""
+    """A create's response with its body unread, as ``with_streaming_response`` hands it over:
+    ``http_response``, ``headers``, ``read()``, ``parse()`` for a body that is not a stream, ``close()``."""
 
     def __init__(self, http_response: Any) -> None:
         from google.genai._gaos import utils
@@ -248,8 +248,11 @@ class _OpenedResponse:
     def headers(self) -> Any:
         return self.http_response.headers
 
+    def read(self) -> bytes:
+        return bytes(self.http_response.read())
+
     def parse(self) -> Any:
-        self.http_response.read()
+        self.read()
         return _interaction(self.http_response, self.http_response.text)
 
     def close(self) -> None:
@@ -275,8 +278,11 @@ class _AsyncOpenedResponse:
     def headers(self) -> Any:
         return self.http_response.headers
 
+    async def read(self) -> bytes:
+        return bytes(await self.http_response.aread())
+
     async def parse(self) -> Any:
-        await self.http_response.aread()
+        await self.read()
         return _interaction(self.http_response, self.http_response.text)
 
     async def close(self) -> None:
