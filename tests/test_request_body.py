@@ -215,6 +215,14 @@ def test_the_wire_body_is_the_one_the_sdk_sends(client, parent, name):
     assert ("error" in ours) is (name == "continuation")  # the emulator knows no such token
 
 
+def test_a_per_call_api_version_changes_the_path_alike(client):
+    request = {**build_request(_options()), "api_version": "v1alpha"}
+    theirs = _sdk_sends(client, request)
+    ours = _we_send(client, request)
+    assert ours == theirs
+    assert "/v1alpha/interactions" in ours["url"]
+
+
 def test_the_async_client_sends_the_same_bytes(client, parent):
     request = REQUESTS["tools"](parent)
     theirs = _sdk_sends(client, request)

@@ -91,6 +91,7 @@ async def aopen_stream(resource: Any, method: str, *args: Any, **kwargs: Any) ->
 # the resource's own request builder and ``do_request``: the same URL, headers, auth hook, timeout,
 # retry configuration, error hooks and httpx client (so a recorder's transport sees it too).
 
+CREATE_PATH = "/{api_version}/interactions"
 CALL_OPTIONS = frozenset({"api_version", "extra_headers", "extra_query", "extra_body", "timeout"})
 ERROR_STATUSES = ["4XX", "5XX"]
 
@@ -116,10 +117,22 @@ def create_body(body: dict[str, Any]) -> str:
 
     _check_agent_or_model(body)
     normalized = _normalize_create_body(body)
-    typ = models.CreateInteractionRequestBody
+    if not _plain_json(normalized):  # plain JSON is what coercing would give back, at a cost
+        normalized = _coerce_iterables_for_type(normalized, models.CreateInteractionRequestBody)
     adapter = _create_body_adapter()
-    value = adapter.validate_python(_coerce_iterables_for_type(normalized, typ))
+    value = adapter.validate_python(normalized)
     return json.dumps(adapter.dump_python(value, by_alias=True, mode="json"), separators=(",", ":"))
+
+
+def _plain_json(value: Any) -> bool:
+    """Only dicts with string keys, lists, strings, numbers, booleans and None."""
+    if value is None or isinstance(value, str | int | float):  # bool is an int
+        return True
+    if type(value) is list:
+        return all(_plain_json(item) for item in value)
+    if type(value) is dict:
+        return all(type(key) is str and _plain_json(item) for key, item in value.items())
+    return False
 
 
 def _check_agent_or_model(body: dict[str, Any]) -> None:
@@ -136,11 +149,19 @@ def _check_agent_or_model(body: dict[str, Any]) -> None:
             raise ValueError(f"Cannot supply both '{first}' and '{second}'.")
 
 
+@cache
+def _create_url(base_url: str, api_version: str | None) -> str:
+    """The create URL as the SDK's ``generate_url`` makes it (slow: it reads type hints each time)."""
+    from google.genai._gaos import models, utils
+
+    globals_ = models.CreateInteractionGlobals(api_version=api_version)
+    return str(utils.generate_url(base_url, CREATE_PATH, None, globals_))
+
+
 class _CreateCall:
     """One ``POST /{api_version}/interactions``, built as the SDK's generated ``create`` builds it."""
 
     def __init__(self, resource: Any, kwargs: dict[str, Any], *, is_async: bool) -> None:
-        from google.genai._gaos import models
         from google.genai._gaos.utils.requestbodies import SerializedRequestBody
 
         body = {k: v for k, v in kwargs.items() if k not in CALL_OPTIONS}
@@ -156,16 +177,14 @@ class _CreateCall:
         self.is_async = is_async
         self.stream = body.get("stream") is True
         self.base_url = resource._get_url(None, None)
-        api_version = options.get("api_version")
+        api_version = options.get("api_version") or config.globals.api_version
         build = resource._build_request_async if is_async else resource._build_request
         self.request = build(
             method="POST",
-            path="/{api_version}/interactions",
+            path=CREATE_PATH,
             base_url=self.base_url,
             url_variables=None,
-            request=models.CreateInteractionRequest.model_construct(api_version=api_version)
-            if api_version is not None
-            else None,
+            request=None,
             request_body_required=True,
             request_has_path_params=True,
             request_has_query_params=True,
@@ -173,7 +192,7 @@ class _CreateCall:
             accept_header_value="text/event-stream" if self.stream else "application/json",
             http_headers=options.get("extra_headers"),
             extra_query_params=options.get("extra_query"),
-            _globals=models.CreateInteractionGlobals(api_version=config.globals.api_version),
+            url_override=_create_url(self.base_url, api_version),
             security=config.security,
             get_serialized_body=lambda: SerializedRequestBody("application/json", content),
             allow_empty_value=None,
