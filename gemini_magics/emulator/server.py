@@ -437,7 +437,11 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._send_interaction(accepted)
             elif body.get("stream"):
-                self._store.start_run(record)
+                # an unpaced reply is all published at once: no worker thread needed to do it
+                if record.reply.delay > 0:
+                    self._store.start_run(record)
+                else:
+                    self._store.run_now(record)
                 self._send_stream(record, 0)
             else:
                 self._store.run_now(record)
