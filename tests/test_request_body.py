@@ -286,3 +286,25 @@ def test_serialising_costs_a_fraction_of_the_sdks_way():
         marshal_json(body, models.CreateInteractionRequestBody)
     theirs = (time.process_time() - start) / 5
     assert ours * 5 < theirs, f"ours {ours * 1000:.2f} ms, the SDK's {theirs * 1000:.2f} ms"
+
+
+def test_parse_hands_over_the_sdks_own_stream(client, emulator):
+    """``parse()`` on the opened response gives what the SDK's ``create(stream=True)`` gives."""
+    request = build_request(_options())
+    emulator.enqueue(Reply.text("Alpha beta.", deltas=3))
+    theirs = [event.model_dump(mode="json") for event in client.interactions.create(**request, stream=True)]
+
+    async def ours() -> list[dict[str, Any]]:
+        emulator.enqueue(Reply.text("Alpha beta.", deltas=3))
+        response = await sdk.aopen_stream(client.aio.interactions, "create", **request, stream=True)
+        try:
+            return [event.model_dump(mode="json") async for event in await response.parse()]
+        finally:
+            await response.close()
+
+    def shape(events: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+        return [(e["event_type"], e.get("delta")) for e in events]
+
+    mine = asyncio.run(ours())
+    assert len(mine) > 3
+    assert shape(mine) == shape(theirs)

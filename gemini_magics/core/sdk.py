@@ -69,7 +69,7 @@ def open_stream(resource: Any, method: str, *args: Any, **kwargs: Any) -> Any:
     ``with_streaming_response``."""
     if method == "create":
         call = _CreateCall(resource, kwargs, is_async=False)
-        return _OpenedResponse(resource.do_request(**call.send_args()))
+        return _OpenedResponse(resource, resource.do_request(**call.send_args()))
     return getattr(resource.with_streaming_response, method)(*args, **kwargs).__enter__()
 
 
@@ -77,7 +77,9 @@ async def aopen_stream(resource: Any, method: str, *args: Any, **kwargs: Any) ->
     """:func:`open_stream` for ``client.aio.interactions``."""
     if method == "create":
         call = _CreateCall(resource, kwargs, is_async=True)
-        return await _AsyncOpenedResponse.opened(await resource.do_request_async(**call.send_args()))
+        return await _AsyncOpenedResponse.opened(
+            resource, await resource.do_request_async(**call.send_args())
+        )
     return await getattr(resource.with_streaming_response, method)(*args, **kwargs).__aenter__()
 
 
@@ -251,13 +253,38 @@ def _interaction(http_response: Any, text: str) -> Any:
     raise wrap_sdk_error(GenAiDefaultError("Unexpected response received", http_response, text))
 
 
+def _sdk_stream(resource: Any, http_response: Any, is_async: bool) -> Any:
+    """The SDK's own ``Stream`` (``AsyncStream``) of decoded events over a 200 event stream, as its
+    ``parse()`` returns it, or None for any other response."""
+    from google.genai._gaos.lib import compat_errors
+    from google.genai._gaos.types.interactions import InteractionSSEStreamEvent
+    from google.genai._gaos.utils import match_response
+    from google.genai._gaos.utils.eventstreaming import AsyncStream, Stream
+    from google.genai._gaos.utils.unmarshal_json_response import unmarshal_json_response
+
+    if not match_response(http_response, "200", "text/event-stream"):
+        return None
+
+    def decoder(raw: str) -> Any:
+        return unmarshal_json_response(InteractionSSEStreamEvent, http_response, raw, validate=False).data
+
+    if is_async:
+        stream = AsyncStream(http_response, decoder, sentinel="[DONE]", client_ref=resource)
+        return compat_errors.wrap_async_stream_errors(stream)
+    return compat_errors.wrap_stream_errors(
+        Stream(http_response, decoder, sentinel="[DONE]", client_ref=resource)
+    )
+
+
 class _OpenedResponse:
     """A create's response with its body unread, as ``with_streaming_response`` hands it over:
-    ``http_response``, ``headers``, ``read()``, ``parse()`` for a body that is not a stream, ``close()``."""
+    ``http_response``, ``headers``, ``read()``, ``parse()`` (the SDK's ``Stream`` for an event stream,
+    an ``Interaction`` for JSON), ``close()``."""
 
-    def __init__(self, http_response: Any) -> None:
+    def __init__(self, resource: Any, http_response: Any) -> None:
         from google.genai._gaos import utils
 
+        self.resource = resource
         self.http_response = http_response
         if utils.match_status_codes(ERROR_STATUSES, http_response.status_code):
             http_response.read()
@@ -271,6 +298,9 @@ class _OpenedResponse:
         return bytes(self.http_response.read())
 
     def parse(self) -> Any:
+        stream = _sdk_stream(self.resource, self.http_response, is_async=False)
+        if stream is not None:
+            return stream
         self.read()
         return _interaction(self.http_response, self.http_response.text)
 
@@ -281,17 +311,18 @@ class _OpenedResponse:
 class _AsyncOpenedResponse:
     """:class:`_OpenedResponse` for the async client; built by :meth:`opened`."""
 
-    def __init__(self, http_response: Any) -> None:
+    def __init__(self, resource: Any, http_response: Any) -> None:
+        self.resource = resource
         self.http_response = http_response
 
     @classmethod
-    async def opened(cls, http_response: Any) -> _AsyncOpenedResponse:
+    async def opened(cls, resource: Any, http_response: Any) -> _AsyncOpenedResponse:
         from google.genai._gaos import utils
 
         if utils.match_status_codes(ERROR_STATUSES, http_response.status_code):
             await http_response.aread()
             raise _status_error(http_response, http_response.text)
-        return cls(http_response)
+        return cls(resource, http_response)
 
     @property
     def headers(self) -> Any:
@@ -301,6 +332,9 @@ class _AsyncOpenedResponse:
         return bytes(await self.http_response.aread())
 
     async def parse(self) -> Any:
+        stream = _sdk_stream(self.resource, self.http_response, is_async=True)
+        if stream is not None:
+            return stream
         await self.read()
         return _interaction(self.http_response, self.http_response.text)
 
