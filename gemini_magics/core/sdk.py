@@ -3,7 +3,8 @@
 The Interactions API's exception classes live in ``google.genai._interactions`` (they are not
 re-exported publicly, api-facts §8.2); the validation context that makes the SDK's open unions
 lenient, its lenient fallback decoder and its mapping of transport errors live under
-``google.genai._gaos``. Everything else in the package asks this module for them, so an SDK upgrade
+``google.genai._gaos``, as do the request builder, hooks and body type a create is sent with
+(:func:`open_stream`). Everything else in the package asks this module for them, so an SDK upgrade
 that moves them is fixed here. Imported lazily: loading the extension must not import the SDK.
 """
 
@@ -86,7 +87,7 @@ async def aopen_stream(resource: Any, method: str, *args: Any, **kwargs: Any) ->
 # -- create, with the body serialised here -------------------------------------------------------
 # SDK 3.4.0 serialises a create body by building two pydantic model classes around it
 # (``_gaos/utils/serializers.py``: ``unmarshal`` of the keyword arguments, then ``marshal_json`` of
-# the body, each a ``create_model``), about 10 ms of CPU per request: a batch at concurrency 8 then
+# the body, each a ``create_model``), about 9 ms of CPU per request: a batch at concurrency 8 then
 # runs at the speed of one core building classes. Here the same body becomes the same bytes
 # through one ``TypeAdapter`` over the SDK's own ``CreateInteractionRequestBody``, built on first
 # use (validated and dumped exactly as the SDK's marshaller does), and the request goes out through
