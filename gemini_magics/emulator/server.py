@@ -262,6 +262,9 @@ class Emulator:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = True
+    # socketserver's default backlog is 5: a burst of new connections (a batch opens one per
+    # streamed request) overflows it, and the client's SYN is retried only after a second.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
@@ -434,7 +437,11 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._send_interaction(accepted)
             elif body.get("stream"):
-                self._store.start_run(record)
+                # an unpaced reply is all published at once: no worker thread needed to do it
+                if record.reply.delay > 0:
+                    self._store.start_run(record)
+                else:
+                    self._store.run_now(record)
                 self._send_stream(record, 0)
             else:
                 self._store.run_now(record)
