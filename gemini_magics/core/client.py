@@ -219,9 +219,12 @@ class Connection:
     def async_interactions(
         self, on_retry: RetrySink | None = None, gate: Callable[[], Awaitable[None]] | None = None
     ) -> AsyncRetryingInteractions:
-        """A fresh client's ``aio.interactions`` (for a worker's own event loop), retried likewise;
-        ``gate`` is awaited before every attempt (a batch's shared back-off)."""
-        client = self.new_client()
+        """``aio.interactions`` for a worker's own event loop, retried likewise; ``gate`` is awaited
+        before every attempt (a batch's shared back-off). The SDK's async client keeps one connection
+        pool per event loop, so the cached client serves every worker (building a client costs tens
+        of milliseconds, SSL contexts included); while recording, the tee'd transport is one pool,
+        so each worker gets a fresh client."""
+        client = self.client() if self.recorder is None else self.new_client()
         policy = self.retry_policy()
         interactions = AsyncRetryingInteractions(client.aio.interactions, policy, on_retry, client)
         interactions.gate = gate
