@@ -9,7 +9,7 @@ import pytest
 from gemini_magics.core import models
 from gemini_magics.emulator import Reply
 
-from .support import TEST_KEY, creates, html_of, markdown_of
+from .support import TEST_KEY, creates, html_of, markdown_of, text_of
 
 
 def test_status_shows_only_the_last_four_characters_of_the_key(ip, emulator):
@@ -83,17 +83,24 @@ def test_offline_and_online(bare_shell):
         bare_shell.run("%gemini hi")
 
 
-def test_moving_to_another_server_starts_threads_over_and_says_so(ip, emulator):
+def shown(cell) -> str:
+    return "\n".join(text_of(output["data"]) for output in cell.outputs if "data" in output)
+
+
+def test_a_thread_moved_to_another_server_starts_over_on_its_next_turn(ip, emulator):
     ip.run("%gemini -t lesson first question")
-    ip.run("%gemini second, on the default thread")
-    out = ip.run("%gemini offline").stdout
-    assert "threads start over ('lesson', 'default')" in out  # the emulator would not know their ids
-    ip.run("%gemini -t lesson third question")
+    ip.run("%gemini -t lesson second question")
+    ip.run("%gemini offline")
+    assert len(ip.magics.threads["lesson"].turns) == 2  # kept until the thread goes on, e.g. for export
+    cell = ip.run("%gemini -t lesson third question")
+    assert "Thread 'lesson' starts over" in shown(cell)  # the emulator would not know its ids
     assert ip.user_ns["_gemini"].status == "completed"
     assert len(ip.magics.threads["lesson"].turns) == 1
-    assert "threads start over" not in ip.run("%gemini offline").stdout  # the same server: kept
-    assert "threads start over ('lesson')" in ip.run("%gemini online").stdout
-    ip.run("%gemini -t lesson back with the key")
+    ip.run("%gemini offline")  # the same server: the thread goes on
+    assert "starts over" not in shown(ip.run("%gemini -t lesson fourth question"))
+    assert len(ip.magics.threads["lesson"].turns) == 2
+    ip.run("%gemini online")
+    assert "Thread 'lesson' starts over" in shown(ip.run("%gemini -t lesson back with the key"))
     assert "previous_interaction_id" not in creates(emulator)[-1].body
 
 

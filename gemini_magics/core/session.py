@@ -286,6 +286,7 @@ class Session:
         thread = self.thread(request.thread)
         if thread.busy:
             raise busy_error(ThreadBusy(thread.name))
+        moved = self._start_over_if_moved(thread)
         if request.new:
             thread.reset()
         cell_id, execution = cell
@@ -313,7 +314,7 @@ class Session:
             raise InputError(
                 f"--code asks for a code block, {_schema_flag(request)} for JSON; drop one of them"
             )
-        notes: list[str] = []
+        notes: list[str] = [moved] if moved else []
         if request.agent is not None:
             options = TurnOptions(
                 model=None,
@@ -362,6 +363,22 @@ class Session:
         result.origin = self.answer_origin(result)  # until the server names the interaction
         self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
+
+    def _start_over_if_moved(self, thread: Thread) -> str | None:
+        """A thread continues interactions stored on the server that answered them; after a move
+        (``%gemini offline``, ``online``, ``replay``) the new server does not know them, so the thread
+        starts over on its next turn (its history stays until then, for export), with a note."""
+        server = self.connection.effective_base_url
+        moved = thread.turns and thread.server is not None and thread.server != server
+        if moved:
+            thread.reset()
+        thread.server = server
+        if not moved:
+            return None
+        return (
+            f"Thread {thread.name!r} starts over: its earlier turns are stored on the server it used "
+            "before (offline, online and replay each use their own)."
+        )
 
     def output_schema(self, request: TurnRequest) -> OutputSchema | None:
         """The JSON the turn asks for: ``schema`` checked and described, or any JSON (``json``)."""

@@ -154,6 +154,7 @@ class Thread:
     name: str
     turns: list[Turn] = field(default_factory=list)
     generation: int = 0  # bumped by every reset; a turn from an older generation never joins
+    server: str | None = None  # where its interactions are stored (the base URL its turns went to)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _state: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)

@@ -29,30 +29,14 @@ def login(ctx: CommandContext, rest: str) -> None:
 def offline(ctx: CommandContext, rest: str) -> None:
     """Answer from the built-in emulator: no key needed, nothing leaves this machine."""
     CommandParser("offline", "", offline.__doc__ or "").parse(rest)
-    before = ctx.connection.effective_base_url
     url = ctx.connection.go_offline()
     print(f"offline: answers now come from the built-in emulator at {url}, not from Gemini")
-    start_threads_over_if_moved(ctx, before)
 
 
 def online(ctx: CommandContext, rest: str) -> None:
     """Talk to Gemini again (after `%gemini offline`)."""
     CommandParser("online", "", online.__doc__ or "").parse(rest)
-    before = ctx.connection.effective_base_url
     ctx.connection.go_online()
     key = ctx.connection.api_key()
     where = f"key {key.masked} from {key.origin}" if key else "no key set yet (`%gemini login`)"
     print(f"online: talking to Gemini; {where}")
-    start_threads_over_if_moved(ctx, before)
-
-
-def start_threads_over_if_moved(ctx: CommandContext, before: str) -> None:
-    """A thread continues an interaction stored on the server that answered it; another server
-    does not know it (the next turn would fail with 404), so after a move threads start over."""
-    if ctx.connection.effective_base_url == before:
-        return
-    with_turns = [thread.name for thread in ctx.threads if thread.turns]
-    if with_turns:
-        ctx.threads.reset_all()
-        names = ", ".join(map(repr, with_turns))
-        print(f"threads start over ({names}): their earlier turns are stored on the previous server")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from IPython.core.error import UsageError
 
 from .. import usage_errors
-from .connection import start_threads_over_if_moved
 from .context import CommandContext
 from .parser import CommandParser
 
@@ -39,14 +38,12 @@ def replay(ctx: CommandContext, rest: str) -> None:
         print(f"replaying {now.name}" if now else "not replaying; `%gemini replay PATH` starts")
         return
     if args.target == "stop":
-        was, before = connection.replay, connection.effective_base_url
+        was = connection.replay
         connection.go_online()
         print(f"replay of {was.name} stopped; talking to Gemini again" if was else "was not replaying")
-        start_threads_over_if_moved(ctx, before)
         return
     if args.speed < 0:
         raise UsageError(f"--speed must be 0 or more, not {args.speed:g}")
-    before = connection.effective_base_url
     with usage_errors():
         loaded = connection.go_replay(args.target, strict=args.strict, speed=args.speed)
     count = len(loaded.cassette.creates)
@@ -55,4 +52,3 @@ def replay(ctx: CommandContext, rest: str) -> None:
         f"replaying {count} recorded interaction(s) from {loaded.name} ({mode}); "
         "`%gemini replay stop` ends it"
     )
-    start_threads_over_if_moved(ctx, before)
