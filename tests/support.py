@@ -140,3 +140,30 @@ def text_of(data: dict[str, Any]) -> str:
     if "text/plain" in data:
         return str(data["text/plain"])
     return html.unescape(re.sub(r"<[^>]*>", "", str(data.get("text/html", ""))))
+
+
+def run_coroutine_on_its_own_thread(make: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """``asyncio.run(make())`` on a thread of its own, returning its value or raising its error.
+
+    After the browser tests, Playwright's sync API keeps an event loop running on the main thread,
+    where ``asyncio.run`` is refused; a test that needs its own loop runs it here instead.
+    """
+    import asyncio
+    import threading
+
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(make())
+        except BaseException as exc:  # handed to the test's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise TimeoutError(f"the coroutine did not finish within {timeout:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

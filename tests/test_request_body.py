@@ -9,7 +9,6 @@ the bytes, path and headers each way put on the wire must be the same.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import dataclasses
 import json
@@ -27,7 +26,7 @@ from gemini_magics.core.request import TurnOptions, build_request
 from gemini_magics.core.structured import OutputSchema
 from gemini_magics.emulator import Reply
 
-from .support import TEST_KEY
+from .support import TEST_KEY, run_coroutine_on_its_own_thread
 
 MODEL = "gemini-3-flash-preview"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(32)).decode("ascii")
@@ -234,7 +233,7 @@ def test_the_async_client_sends_the_same_bytes(client, parent):
         finally:
             await response.close()
 
-    asyncio.run(send())
+    run_coroutine_on_its_own_thread(send)
     assert client.capture.last() == theirs
 
 
@@ -305,6 +304,6 @@ def test_parse_hands_over_the_sdks_own_stream(client, emulator):
     def shape(events: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         return [(e["event_type"], e.get("delta")) for e in events]
 
-    mine = asyncio.run(ours())
+    mine = run_coroutine_on_its_own_thread(ours)
     assert len(mine) > 3
     assert shape(mine) == shape(theirs)

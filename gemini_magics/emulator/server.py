@@ -74,7 +74,8 @@ class Emulator:
         self.port = port
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.log_requests = False
-        # seconds each create request waits before it is answered (on the emulator's clock)
+        # seconds from a create request's arrival to its answer (on the emulator's clock); the
+        # emulator's own parsing and checks count toward it, as a real server's work would
         self.latency = 0.0
         # answers create requests when nothing is queued: ``responder(body)`` returns a Reply, a
         # Fault, or None for the offline answer (e.g. an echo, or a slow or failing row by its prompt)
@@ -276,6 +277,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "GeminiEmulator/1.0"
     timeout = 60  # per-socket; a client that stops reading cannot pin a thread forever
     _streaming = False
+    _arrived = 0.0
 
     def do_GET(self) -> None:
         self._handle()
@@ -303,6 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.emulator
 
     def _handle(self) -> None:
+        self._arrived = self.emulator.clock.now()  # latency counts from here: our own work is part of it
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         raw_body = self._read_body()
@@ -412,7 +415,7 @@ class _Handler(BaseHTTPRequestHandler):
             check_function_results(self._store.get(parent_id), body.get("input"))
         emulator = self.emulator
         if emulator.latency > 0:
-            emulator.clock.wait_until(emulator.clock.now() + emulator.latency, emulator._stopping)
+            emulator.clock.wait_until(self._arrived + emulator.latency, emulator._stopping)
         item = emulator._next_item()
         if item is None and emulator.responder is not None:
             item = emulator.responder(body)
