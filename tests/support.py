@@ -167,3 +167,15 @@ def run_coroutine_on_its_own_thread(make: Callable[[], Any], timeout: float = 30
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def refused(ip: Any, line: str) -> str:
+    """Run ``line``, which must fail with a one-line UsageError; returns the message."""
+    import pytest
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError) as caught:
+        ip.run(line)
+    message = str(caught.value)
+    assert "\n" not in message, message
+    return message

@@ -14,7 +14,7 @@ from gemini_magics.ipython.args import ARGUMENTS
 from gemini_magics.ipython.commands import COMMANDS
 from gemini_magics.ipython.commands.parser import CommandParser, HelpShown
 
-from .support import creates
+from .support import creates, refused
 
 DOCUMENTED = {
     "status",
@@ -33,14 +33,6 @@ DOCUMENTED = {
     "replay",
     "fix",
 }
-
-
-def _refused(ip, line: str) -> str:
-    with pytest.raises(UsageError) as caught:
-        ip.run(line)
-    message = str(caught.value)
-    assert "\n" not in message, message
-    return message
 
 
 def test_the_router_holds_exactly_the_documented_sub_commands():
@@ -71,7 +63,7 @@ def test_help_of_every_sub_command_prints_its_usage_and_does_nothing_else(
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTED))
 def test_a_bad_flag_is_one_usage_line_for_every_sub_command(ip, emulator, name):
-    message = _refused(ip, f"%gemini {name} --bogus")
+    message = refused(ip, f"%gemini {name} --bogus")
     assert f"%gemini {name}" in message
     assert "--bogus" in message
     assert "unrecognized arguments" in message or "takes no arguments" in message
@@ -104,7 +96,7 @@ def test_a_bad_flag_is_one_usage_line_for_every_sub_command(ip, emulator, name):
     ],
 )
 def test_sub_command_mistakes_name_the_problem_and_the_usage(ip, emulator, line, expected):
-    assert expected in _refused(ip, line)
+    assert expected in refused(ip, line)
     assert creates(emulator) == []
 
 

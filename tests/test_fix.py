@@ -4,13 +4,12 @@ the answer streams like any other, and code goes into a new cell below without b
 from __future__ import annotations
 
 import pytest
-from IPython.core.error import UsageError
 
 from gemini_magics.core.fix import CODE_INSTRUCTION, MAX_TRACEBACK_CHARS, record_failure
 from gemini_magics.emulator import Reply
 from gemini_magics.render.markdown import first_code_block
 
-from .support import TEST_KEY, creates, markdown_of
+from .support import TEST_KEY, creates, markdown_of, refused
 
 FAILING_CELL = "numbers = [1, 2, 3]\ntotal = sum(numbers) / len([])  # FAILING-MARKER\n"
 
@@ -18,14 +17,6 @@ FAILING_CELL = "numbers = [1, 2, 3]\ntotal = sum(numbers) / len([])  # FAILING-M
 def _fail(ip, source: str = FAILING_CELL) -> None:
     with pytest.raises(ZeroDivisionError):
         ip.run(source)
-
-
-def _refused(ip, line: str) -> str:
-    with pytest.raises(UsageError) as caught:
-        ip.run(line)
-    message = str(caught.value)
-    assert "\n" not in message, message
-    return message
 
 
 def test_fix_sends_the_failed_cell_and_its_traceback_and_streams_the_explanation(ip, emulator):
@@ -92,7 +83,7 @@ def test_fix_braces_in_the_cell_are_sent_as_they_are(ip, emulator):
 
 def test_fix_without_a_failed_cell_is_one_usage_line(ip, emulator):
     ip.run("x = 1")
-    assert _refused(ip, "%gemini fix") == (
+    assert refused(ip, "%gemini fix") == (
         "no failed cell to fix yet: run the cell that fails, then %gemini fix"
     )
     assert creates(emulator) == []
@@ -100,7 +91,7 @@ def test_fix_without_a_failed_cell_is_one_usage_line(ip, emulator):
 
 def test_a_failed_fix_keeps_the_cell_it_was_fixing(ip, emulator, monkeypatch):
     _fail(ip)
-    _refused(ip, "%gemini fix --no-such-flag")
+    refused(ip, "%gemini fix --no-such-flag")
     ip.run("%gemini fix")
     assert "FAILING-MARKER" in creates(emulator)[-1].body["input"]
 
@@ -161,7 +152,7 @@ def test_code_flag_with_an_empty_answer_adds_no_cell(ip, emulator):
     ],
 )
 def test_code_flag_refuses_what_gives_no_code(ip, emulator, line, expected):
-    assert _refused(ip, line).startswith(expected)
+    assert refused(ip, line).startswith(expected)
 
 
 def test_first_code_block_follows_commonmark_not_a_regex():

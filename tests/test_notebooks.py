@@ -17,6 +17,19 @@ from .support import TEST_KEY, creates
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 
 
+def _against(emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel talks to ``emulator`` with the test key (``GOOGLE_API_KEY`` unset: it would win)."""
+    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+
+
+def _offline_without_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+
+
 def _execute(path: Path, workdir: Path | None = None) -> nbformat.NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     where = str(workdir or path.parent)
@@ -38,9 +51,7 @@ def _text_of(notebook: nbformat.NotebookNode) -> str:
 
 @pytest.mark.notebook
 def test_quickstart_runs_against_the_emulator(emulator, monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    _against(emulator, monkeypatch)
     notebook = _execute(NOTEBOOKS / "01_quickstart.ipynb")
     text = _text_of(notebook)
     assert "Explain Python generators" in text or "generators" in text.lower()
@@ -55,9 +66,7 @@ def test_quickstart_runs_against_the_emulator(emulator, monkeypatch):
 
 @pytest.mark.notebook
 def test_quickstart_runs_offline_without_any_key(monkeypatch):
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+    _offline_without_a_key(monkeypatch)
     text = _text_of(_execute(NOTEBOOKS / "01_quickstart.ipynb"))
     assert "Offline" in text
     assert "mode:    offline" in text
@@ -66,8 +75,7 @@ def test_quickstart_runs_offline_without_any_key(monkeypatch):
 
 @pytest.mark.notebook
 def test_images_notebook_generates_edits_saves_and_attaches(emulator, monkeypatch, tmp_path):
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
+    _against(emulator, monkeypatch)
     notebook = _execute(NOTEBOOKS / "02_images.ipynb", workdir=tmp_path)
     images = [
         output
@@ -89,9 +97,7 @@ def test_images_notebook_generates_edits_saves_and_attaches(emulator, monkeypatc
 
 @pytest.mark.notebook
 def test_chat_notebook_shares_threads_between_panels_and_cells(emulator, monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    _against(emulator, monkeypatch)
     notebook = _execute(NOTEBOOKS / "04_chat.ipynb")
     panels = [
         output
@@ -122,9 +128,7 @@ def _html_of(notebook: nbformat.NotebookNode) -> str:
 
 @pytest.mark.notebook
 def test_tools_notebook_runs_offline_without_any_key(monkeypatch):
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+    _offline_without_a_key(monkeypatch)
     notebook = _execute(NOTEBOOKS / "05_tools.ipynb")
     text = _text_of(notebook)
     assert "tools were simulated" in text
@@ -146,9 +150,7 @@ def test_tools_notebook_runs_offline_without_any_key(monkeypatch):
 
 @pytest.mark.notebook
 def test_tools_notebook_sends_each_tool_to_the_emulator(emulator, monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    _against(emulator, monkeypatch)
     text = _text_of(_execute(NOTEBOOKS / "05_tools.ipynb"))
     assert '[function] units_sold(city="Lisbon") →' in text and TEST_KEY not in text
     bodies = [r.body for r in creates(emulator)]
@@ -202,9 +204,7 @@ def _check_data_notebook(notebook: nbformat.NotebookNode) -> None:
 
 @pytest.mark.notebook
 def test_data_notebook_runs_offline_without_any_key(monkeypatch):
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GEMINI_MAGICS_OFFLINE", "1")
+    _offline_without_a_key(monkeypatch)
     notebook = _execute(NOTEBOOKS / "06_data.ipynb")
     _check_data_notebook(notebook)
     assert "Offline: this answer comes from the built-in emulator" in _text_of(notebook)
@@ -212,9 +212,7 @@ def test_data_notebook_runs_offline_without_any_key(monkeypatch):
 
 @pytest.mark.notebook
 def test_data_notebook_sends_one_request_per_row_with_the_schema(emulator, monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    _against(emulator, monkeypatch)
     notebook = _execute(NOTEBOOKS / "06_data.ipynb")
     _check_data_notebook(notebook)
     text = _text_of(notebook)
