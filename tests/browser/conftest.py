@@ -618,13 +618,25 @@ def notebook(
     page: Any, lab: LabServer, request: pytest.FixtureRequest
 ) -> Callable[[Sequence[str]], NotebookUI]:
     """Factory: ``notebook(["print(1)", ...])`` writes the notebook and opens it."""
+    return _opener(
+        page, lab, request, NotebookUI, lambda stem: re.sub(r"[^A-Za-z0-9-]+", "-", stem).strip("-") or "ws"
+    )
+
+
+def _opener(
+    page: Any,
+    server: LabServer,
+    request: pytest.FixtureRequest,
+    ui_class: type[NotebookUI],
+    workspace: Callable[[str], str],
+) -> Callable[..., NotebookUI]:
+    """``make(cells, name=None)``: write a notebook on ``server`` and open it with ``ui_class``."""
     stem = _prepare_artifacts(request)
 
     def make(cells: Sequence[str], name: str | None = None) -> NotebookUI:
         nb_name = name or f"{stem}.ipynb"
-        write_notebook(lab.root_dir, nb_name, cells)
-        ui = NotebookUI(page, lab, nb_name, stem)
-        return ui.open(workspace=re.sub(r"[^A-Za-z0-9-]+", "-", stem).strip("-") or "ws")
+        write_notebook(server.root_dir, nb_name, cells)
+        return ui_class(page, server, nb_name, stem).open(workspace=workspace(stem))
 
     return make
 
@@ -660,11 +672,4 @@ def notebook7(
     page: Any, notebook7_server: LabServer, request: pytest.FixtureRequest
 ) -> Callable[[Sequence[str]], NotebookUI]:
     """Factory like ``notebook``, opening the notebook in the Notebook 7 interface."""
-    stem = _prepare_artifacts(request)
-
-    def make(cells: Sequence[str], name: str | None = None) -> NotebookUI:
-        nb_name = name or f"{stem}.ipynb"
-        write_notebook(notebook7_server.root_dir, nb_name, cells)
-        return Notebook7UI(page, notebook7_server, nb_name, stem).open(workspace="")
-
-    return make
+    return _opener(page, notebook7_server, request, Notebook7UI, lambda stem: "")
