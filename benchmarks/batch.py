@@ -8,6 +8,7 @@ once. This process runs ``gemini_magics.batch`` as a script would (after a warm-
 imports are not counted) and prints:
   * wall time ÷ the ideal, ROWS / CONCURRENCY × LATENCY (target <= 1.3; medians of ROUNDS runs);
   * the most requests the server saw at once (target: never above CONCURRENCY);
+  * for reference, the same rows through the SDK's own async client in CONCURRENCY tasks;
   * peak memory: the process's resident set, and the Python allocations traced during one batch.
 """
 
@@ -46,6 +47,31 @@ for line in sys.stdin:
 """
 
 
+def _bare_sdk_batch(items: list[str]) -> float:
+    """Seconds for the same rows through the SDK's async client alone, CONCURRENCY tasks at once."""
+    import asyncio
+
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(retry_options=types.HttpRetryOptions(attempts=1))
+    client = genai.Client(http_options=options)  # key and base URL from the environment, as set above
+
+    async def row(text: str, slots: asyncio.Semaphore) -> None:
+        async with slots:
+            stream = await client.aio.interactions.create(model="gemini-3.5-flash", input=text, stream=True)
+            async for _ in stream:
+                pass
+
+    async def rows() -> None:
+        slots = asyncio.Semaphore(CONCURRENCY)
+        await asyncio.gather(*(row(f"Bare {text}", slots) for text in items))
+
+    start = time.perf_counter()
+    asyncio.run(rows())
+    return time.perf_counter() - start
+
+
 def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -77,6 +103,7 @@ def main() -> None:
             walls.append(time.perf_counter() - start)
             peaks.append(peak())
             assert result.count("completed") == ROWS, result.summary()
+        bare = [_bare_sdk_batch(items) for _ in range(ROUNDS)]
         tracemalloc.start()
         batch("Label (traced) {{item}}", items, concurrency=CONCURRENCY, progress=False, session=session)
         traced_peak = tracemalloc.get_traced_memory()[1]
@@ -91,6 +118,8 @@ def main() -> None:
     ratio = wall / ideal
     print(f"wall time {wall:.2f} s (median of {ROUNDS}) / ideal {ideal:.2f} s = {ratio:.2f} (target <= 1.3)")
     print(f"peak concurrency seen by the server: {max(peaks)} (bound {CONCURRENCY}; per round {peaks})")
+    bare_ratio = statistics.median(bare) / ideal
+    print(f"for reference, the SDK's own async client in {CONCURRENCY} tasks: {bare_ratio:.2f} of the ideal")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     traced = traced_peak / 2**20
     print(f"peak memory: {rss:.0f} MB resident; {traced:.1f} MB of Python allocations in one batch")
