@@ -116,6 +116,8 @@ class Reply:
       documented), ``"at"`` X (X again), ``"start"`` (ignores X);
     * ``repeat_events=True``: every event is sent twice in a row;
     * ``done_line=True``: a complete stream ends with ``event: done`` / ``data: [DONE]``;
+    * ``hold_open=True``: after the last event the body stays open (no end of the stream) until
+      :meth:`Emulator.release_stalls` or the emulator stops, as a server that never ends it;
     * ``malformed``: ``"null_text"`` sends an extra text delta with ``"text": null`` before each
       text step's first text delta; ``"no_index"`` leaves ``index`` out of every ``step.delta``.
       Both are sent only, never logged, so the emulator's schema check stays clean.
@@ -137,6 +139,7 @@ class Reply:
     resume_from: Literal["after", "at", "start"] = "after"
     repeat_events: bool = False
     done_line: bool = False
+    hold_open: bool = False
     malformed: Literal["null_text", "no_index"] | None = None
     error_after: int | None = None
     error_code: str = "internal"

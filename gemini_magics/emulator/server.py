@@ -8,6 +8,7 @@ import hmac
 import json
 import math
 import re
+import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -82,6 +83,7 @@ class Emulator:
         self.responder: Callable[[Json], Reply | Fault | None] | None = None
         self._in_flight = 0
         self._peak_in_flight = 0
+        self._connections_opened = 0
         self._lock = threading.Lock()
         self._queue: deque[Reply | Fault] = deque()
         self._requests: list[RecordedRequest] = []
@@ -117,6 +119,7 @@ class Emulator:
         self.clock.wake()
         self._store.close()
         server.shutdown()
+        server.hang_up()  # idle keep-alive connections: their threads wait for a next request
         server.server_close()  # joins the request threads, which the stop flag has woken
         if thread is not None:
             thread.join()
@@ -169,6 +172,19 @@ class Emulator:
         with self._lock:
             return self._peak_in_flight
 
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted since the start (or :meth:`reset`); a client that reuses its
+        connections opens fewer than it sends requests."""
+        with self._lock:
+            return self._connections_opened
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open now, idle keep-alive ones included."""
+        server = self._server
+        return 0 if server is None else server.open_connections
+
     def take_schema_errors(self) -> list[str]:
         """The schema problems seen so far, forgetting them (for a test that provokes them)."""
         with self._lock:
@@ -206,6 +222,7 @@ class Emulator:
             self._queue.clear()
             self._requests.clear()
             self._peak_in_flight = self._in_flight
+            self._connections_opened = 0
         self._released.clear()
         self._store.clear()
         self._files.clear()
@@ -269,15 +286,53 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        with self.emulator._lock:
+            self.emulator._connections_opened += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    @property
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return len(self._open)
+
+    def hang_up(self) -> None:
+        """End every open connection: a thread waiting on an idle one for its next request returns."""
+        with self._open_lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "GeminiEmulator/1.0"
+    # Connections stay open between requests, as the real API's do: a client's pool reuses them.
+    # Replies go out in several writes (headers, then chunks); without TCP_NODELAY a reused
+    # connection would wait on the client's delayed ACK (40 ms) between them.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     timeout = 60  # per-socket; a client that stops reading cannot pin a thread forever
     _streaming = False
     _arrived = 0.0
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionResetError, BrokenPipeError):  # the client let go of an idle connection
+            self.close_connection = True
 
     def do_GET(self) -> None:
         self._handle()
@@ -306,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._arrived = self.emulator.clock.now()  # latency counts from here: our own work is part of it
+        self._streaming = False  # the handler serves every request of its connection
         url = urlsplit(self.path)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         raw_body = self._read_body()
@@ -414,12 +470,11 @@ class _Handler(BaseHTTPRequestHandler):
         if parent_id is not None:
             check_function_results(self._store.get(parent_id), body.get("input"))
         emulator = self.emulator
-        if emulator.latency > 0:
-            emulator.clock.wait_until(self._arrived + emulator.latency, emulator._stopping)
         item = emulator._next_item()
         if item is None and emulator.responder is not None:
             item = emulator.responder(body)
         if isinstance(item, Fault):
+            self._wait_out_latency()
             raise item.error()
         if item is None and str(body.get("agent", "")).startswith("deep-research"):
             prompt = offline.prompt_text(body.get("input"))
@@ -433,6 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
         record = self._store.create(body, reply)
         try:
             if body.get("background"):
+                self._wait_out_latency()
                 accepted = self._store.snapshot(record, timeline=False)
                 self._store.start_run(record)
                 if body.get("stream"):
@@ -442,17 +498,28 @@ class _Handler(BaseHTTPRequestHandler):
             elif body.get("stream"):
                 # an unpaced reply is all published at once: no worker thread needed to do it
                 if record.reply.delay > 0:
+                    self._wait_out_latency()
                     self._store.start_run(record)
                 else:
                     self._store.run_now(record)
+                    self._wait_out_latency()
                 self._send_stream(record, 0)
             else:
                 self._store.run_now(record)
+                self._wait_out_latency()
                 self._send_interaction(self._store.snapshot(record, timeline=False))
         finally:
             if body.get("store") is False:
                 with contextlib.suppress(ApiError):
                     self._store.delete(record.id)
+
+    def _wait_out_latency(self) -> None:
+        """Hold the answer until ``latency`` after the request arrived. The reply is worked out
+        before waiting, so the first byte leaves at arrival + latency however busy this process is
+        with other requests (its threads share one GIL)."""
+        emulator = self.emulator
+        if emulator.latency > 0:
+            emulator.clock.wait_until(self._arrived + emulator.latency, emulator._stopping)
 
     def _get(self, interaction_id: str, query: dict[str, str]) -> None:
         record = self._store.get(interaction_id)
@@ -508,33 +575,36 @@ class _Handler(BaseHTTPRequestHandler):
                 if sent == drop_at:
                     self._write_chunk(frames)
                     if faults is not None and faults.drop_mode == "eof":
-                        self.wfile.write(b"0\r\n\r\n")
+                        self.wfile.write(b"0\r\n\r\n")  # a clean end: the connection stays usable
+                    else:
+                        self.close_connection = True  # a truncated body: the connection is spent
                     return
                 if faults is not None and sent == stall_at:
                     self._write_chunk(frames)
                     frames.clear()
                     stall_at = None
                     if self.emulator._stall(faults.stall_seconds):
+                        self.close_connection = True
                         return
                 for sent_event in shape.wire_events(event):
                     frames += _sse_frame(sent_event)
                 sent += 1
             self._write_chunk(frames)
+        if record.reply.hold_open and self.emulator._stall(None):
+            self.close_connection = True
+            return
         if record.reply.done_line:
             self._write_chunk(b"event: done\ndata: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
 
     def _begin_stream(self) -> None:
         # Chunked HTTP/1.1 lets a drop be either a clean end of body or a truncated one.
-        self.protocol_version = "HTTP/1.1"
         self._streaming = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Connection", "close")
         self.end_headers()
-        self.close_connection = True
 
     def _stream(self, events: Iterable[Any]) -> None:
         """Send ``events`` (event dicts, or a recorded ``[DONE]`` line) as SSE, each as it comes."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -13,6 +14,7 @@ from google.genai import _interactions as gi
 from gemini_magics.emulator import Emulator, Fault, RecordedRequest, Reply
 
 from ..support import TEST_KEY as KEY
+from ..support import wait_for
 
 MODEL = "gemini-3.5-flash"
 
@@ -198,3 +200,63 @@ def test_scripted_usage_overrides_the_estimate(emulator, client):
     created = client.interactions.create(model=MODEL, input="x")
     assert (created.usage.total_output_tokens, created.usage.total_tokens) == (7, 99)
     assert created.usage.total_input_tokens == 1
+
+
+# -- connections ---------------------------------------------------------------------------------
+def stream_text(http: httpx.Client, emulator: Emulator, prompt: str) -> str:
+    with http.stream(
+        "POST",
+        f"{emulator.base_url}/v1beta/interactions",
+        headers={"x-goog-api-key": KEY},
+        json={"model": MODEL, "input": prompt, "stream": True},
+    ) as response:
+        return response.read().decode()
+
+
+def test_a_connection_serves_one_stream_after_another(emulator):
+    emulator.enqueue(Reply.text("first"), Reply.text("second"))
+    with httpx.Client() as http:
+        first = stream_text(http, emulator, "one")
+        second = stream_text(http, emulator, "two")
+    assert '"text":"first"' in first.replace(" ", "")
+    assert '"text":"second"' in second.replace(" ", "")
+    assert emulator.connections_opened == 1
+
+
+@pytest.mark.parametrize(("mode", "connections"), [("eof", 1), ("reset", 2)])
+def test_a_clean_drop_keeps_its_connection_and_a_cut_one_ends_it(emulator, mode, connections):
+    emulator.enqueue(Reply.text("cut short", deltas=4, drop_after=2, drop_mode=mode), Reply.text("whole"))
+    with httpx.Client() as http:
+        with pytest.raises(httpx.RemoteProtocolError) if mode == "reset" else contextlib.nullcontext():
+            stream_text(http, emulator, "one")
+        assert "whole" in stream_text(http, emulator, "two")
+    assert emulator.connections_opened == connections
+
+
+def test_stop_ends_idle_connections_at_once(make_emulator):
+    emulator = make_emulator()
+    emulator.enqueue(Reply.text("kept alive"))
+    server = emulator._server
+    assert server is not None
+    with httpx.Client() as http:
+        stream_text(http, emulator, "one")
+        assert emulator.open_connections == 1  # idle in the client's pool, its server thread waiting
+        emulator.stop()
+        # the handler's own socket timeout is 60 s: only the stop can end its wait this soon
+        wait_for(lambda: server.open_connections == 0, timeout=10, message="the idle connection to end")
+
+
+def test_hold_open_keeps_the_body_open_after_the_last_event(emulator):
+    emulator.enqueue(Reply.text("never ends", hold_open=True))
+    request = {"model": MODEL, "input": "q", "stream": True}
+    headers = {"x-goog-api-key": KEY}
+    url = f"{emulator.base_url}/v1beta/interactions"
+    with (
+        httpx.Client(timeout=httpx.Timeout(10, read=2)) as http,
+        http.stream("POST", url, headers=headers, json=request) as response,
+    ):
+        lines = response.iter_lines()
+        assert any(line.startswith("data:") and "interaction.completed" in line for line in lines)
+        with pytest.raises(httpx.ReadTimeout):  # the last event came; the end of the body never does
+            for line in lines:
+                assert line == "", "nothing comes after the last event"
