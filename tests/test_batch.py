@@ -168,6 +168,25 @@ def test_the_concurrency_trait_is_the_default(rows, emulator):
     assert emulator.peak_in_flight == 2
 
 
+def test_rows_reuse_their_connections_and_close_them_at_the_end(rows, emulator):
+    rows.user_ns["items"] = list(range(8))
+    result = run_map(rows, "%%gemini --map items --concurrency 2\nSquare {{item}}")
+    assert result.count("completed") == 8
+    assert emulator.connections_opened == 2, "one connection per slot, kept alive from row to row"
+    wait_for(lambda: emulator.open_connections == 0, 10, "the batch's connections to be closed")
+
+
+def test_a_server_that_never_ends_its_streams_costs_a_connection_per_row(rows, emulator):
+    emulator.responder = lambda body: Reply.text(f"Answer: {prompt_text(body['input'])}", hold_open=True)
+    rows.user_ns["items"] = ["a", "b", "c"]
+    result = run_map(rows, "%%gemini --map items --concurrency 1\nEcho {{item}}")
+    assert result.texts == ["Answer: Echo a", "Answer: Echo b", "Answer: Echo c"]
+    assert emulator.connections_opened == 3, "a stream still open after its last event is not reused"
+    cell = rows.run("%%gemini\nAnd a cell?")  # the sync client stops at the terminal event too
+    assert rows.user_ns["_gemini"].text == "Answer: And a cell?"
+    assert cell.outputs
+
+
 def test_a_429_burst_pauses_the_batch_then_every_row_succeeds(rows, emulator):
     emulator.enqueue(Fault.http(429, "resource_exhausted", "Slow down", retry_after=0.3, times=3))
     rows.user_ns["items"] = list(range(6))

@@ -366,10 +366,15 @@ class BatchRun(BackgroundStream):
         self.interrupt()
 
     async def _run(self) -> None:
+        connection = self.session.connection
+        async with connection.async_interactions(
+            on_retry=self.gate.hold, gate=self.gate.wait
+        ) as interactions:
+            await self._run_rows(interactions)
+
+    async def _run_rows(self, interactions: Any) -> None:
         import asyncio
 
-        connection = self.session.connection
-        interactions = connection.async_interactions(on_retry=self.gate.hold, gate=self.gate.wait)
         limit = asyncio.Semaphore(self.concurrency)
 
         async def bounded(row: Row) -> None:

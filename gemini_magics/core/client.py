@@ -228,6 +228,7 @@ class Connection:
         policy = self.retry_policy()
         interactions = AsyncRetryingInteractions(client.aio.interactions, policy, on_retry, client)
         interactions.gate = gate
+        interactions.owns_client = self.recorder is not None
         return interactions
 
     def translate(self, exc: BaseException) -> GeminiError:

@@ -577,8 +577,20 @@ class _Headers:
     __slots__ = ()
 
 
-READ, CLOSE, PARSE, READ_HEADERS = _Read(), _Close(), _Parse(), _Headers()
-Step = Any  # _Open, READ, CLOSE, PARSE, READ_HEADERS, or a list of events to pass on
+class _Drain:
+    """The stream is over: read what is left of the body if it comes at once (see ``DRAIN_SECONDS``)."""
+
+    __slots__ = ()
+
+
+READ, CLOSE, PARSE, READ_HEADERS, DRAIN = _Read(), _Close(), _Parse(), _Headers(), _Drain()
+Step = Any  # _Open, READ, CLOSE, PARSE, READ_HEADERS, DRAIN, or a list of events to pass on
+
+# After the terminal event the rest of the body (the chunked terminator, a ``[DONE]`` line) usually
+# comes in the same packet. Reading it lets the connection go back to the pool, so the next request
+# of a batch skips a new connection (a TLS handshake, on the real API); a server that keeps the
+# stream open instead costs at most this long, then the connection is closed as before.
+DRAIN_SECONDS = 0.025
 
 
 class ResumeLoop:
@@ -640,6 +652,7 @@ class ResumeLoop:
                     return
                 yield from self._read_body()
                 if state.terminal:
+                    yield DRAIN
                     return
             except sdk_errors.APIConnectionError as exc:
                 dropped_by = exc
@@ -730,6 +743,8 @@ def stream_events(
                     reply = next(chunks, None)
                 elif type(step) is list:
                     yield from step
+                elif step is DRAIN:
+                    pass  # a blocking read has no deadline here: the connection is closed instead
                 elif step is READ_HEADERS:
                     reply = response
                 elif isinstance(step, _Open):
@@ -782,6 +797,20 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
     )
 
 
+async def _drain(chunks: AsyncIterator[bytes] | None) -> None:
+    import asyncio
+
+    if chunks is None:
+        return
+    gave_up: tuple[type[BaseException], ...] = (TimeoutError, *sdk.transport_errors())
+    try:
+        async with asyncio.timeout(DRAIN_SECONDS):
+            async for _ in chunks:
+                pass
+    except gave_up:
+        pass  # the response is closed next, and its connection with it
+
+
 async def astream_events(
     interactions: Any,
     request: dict[str, Any] | None,
@@ -824,6 +853,8 @@ async def astream_events(
                 elif type(step) is list:
                     for event in step:
                         yield event
+                elif step is DRAIN:
+                    await _drain(chunks)
                 elif step is READ_HEADERS:
                     reply = response
                 elif isinstance(step, _Open):

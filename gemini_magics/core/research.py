@@ -237,8 +237,10 @@ class ResearchRun(BackgroundStream):
         self._notify()
 
     async def _run(self) -> None:
-        # a fresh client: its connections belong to this event loop
-        interactions = self.connection.async_interactions(on_retry=self._retrying)
+        async with self.connection.async_interactions(on_retry=self._retrying) as interactions:
+            await self._follow(interactions)
+
+    async def _follow(self, interactions: Any) -> None:
         state = self._state
         request = None if self.existing_id or self.options is None else build_request(self.options)
         try:

@@ -181,6 +181,17 @@ class AsyncRetryingInteractions(_Retrying):
     """
 
     gate: Callable[[], Awaitable[None]] | None = None
+    owns_client = False  # the SDK client was made for this worker alone
+
+    async def aclose(self) -> None:
+        """Close the connections this event loop opened (before the loop ends)."""
+        await sdk.aclose_loop_connections(self._owner, whole_client=self.owns_client)
+
+    async def __aenter__(self) -> AsyncRetryingInteractions:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def create(self, **kwargs: Any) -> Any:
         return await self._call(self._resource.create, (), kwargs)

@@ -343,6 +343,29 @@ class _AsyncOpenedResponse:
         await self.http_response.aclose()
 
 
+async def aclose_loop_connections(client: Any, *, whole_client: bool) -> None:
+    """Close the connections ``client`` (a ``genai.Client``) keeps open for the running event loop.
+
+    Pooled keep-alive connections belong to the loop that opened them; a worker's loop ends with
+    its run, so what it opened is closed here rather than left to the garbage collector. The
+    async client keeps one inner pool per loop (only this loop's is closed); a client whose
+    transport was wrapped (``whole_client``: one made for this worker alone) is closed whole.
+    """
+    import asyncio
+
+    http_client = client._api_client._async_httpx_client
+    if http_client is None:
+        return
+    if not getattr(http_client, "_per_loop", False):
+        if whole_client:
+            await http_client.aclose()
+        return
+    with http_client._loop_clients_lock:
+        inner = http_client._loop_clients.pop(asyncio.get_running_loop(), None)
+    if inner is not None:
+        await inner.aclose()
+
+
 def wrap_transports(client: Any, wrap: Any) -> None:
     """Route every request of ``client`` (a ``genai.Client``) through ``wrap(transport, backend,
     is_async)``, which returns a transport that forwards to the one it was given.

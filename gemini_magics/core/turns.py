@@ -414,8 +414,8 @@ class BackgroundTurn(BackgroundStream):
         self.interrupt()
 
     async def _run(self) -> None:
-        # a fresh client: its connections belong to this event loop
-        await self._turn.run(self.runner.connection.async_interactions(on_retry=self._on_event))
+        async with self.runner.connection.async_interactions(on_retry=self._on_event) as interactions:
+            await self._turn.run(interactions)
 
     def _settle(self, error: BaseException | None) -> None:
         if error is None:
