@@ -9,7 +9,7 @@ import pytest
 from gemini_magics.core import models
 from gemini_magics.emulator import Reply
 
-from .support import TEST_KEY, creates, html_of, markdown_of, text_of
+from .support import TEST_KEY, creates, html_of, markdown_of, refused, text_of
 
 
 def test_status_shows_only_the_last_four_characters_of_the_key(ip, emulator):
@@ -102,6 +102,16 @@ def test_a_thread_moved_to_another_server_starts_over_on_its_next_turn(ip, emula
     ip.run("%gemini online")
     assert "Thread 'lesson' starts over" in shown(ip.run("%gemini -t lesson back with the key"))
     assert "previous_interaction_id" not in creates(emulator)[-1].body
+
+
+def test_a_refused_turn_leaves_a_moved_thread_as_it_was(ip, emulator):
+    ip.run("%gemini -t lesson first question")
+    ip.run("%gemini -t lesson second question")
+    ip.run("%gemini offline")
+    assert "--code" in refused(ip, "%gemini -t lesson --code --image a diagram")
+    assert "--code" in refused(ip, "%gemini -t lesson --new --code --image a diagram")
+    assert len(ip.magics.threads["lesson"].turns) == 2, "nothing was sent: nothing starts over"
+    assert "Thread 'lesson' starts over" in shown(ip.run("%gemini -t lesson third question"))
 
 
 def test_offline_from_the_environment_on_load(bare_shell, monkeypatch):

@@ -286,11 +286,16 @@ class Session:
         thread = self.thread(request.thread)
         if thread.busy:
             raise busy_error(ThreadBusy(thread.name))
-        moved = self._start_over_if_moved(thread)
-        if request.new:
-            thread.reset()
+        # A thread starts over (a move to another server, --new) only once nothing can refuse the turn.
+        moved = self._moved_note(thread)
+        starts_over = moved is not None or request.new
         cell_id, execution = cell
-        slot = thread.slot(cell_id, execution if cell_id else None)
+        execution = execution if cell_id else None
+        slot = (
+            Slot(None, thread.generation, cell_id, execution)
+            if starts_over
+            else thread.slot(cell_id, execution)
+        )
         before = thread.settings_after(slot.parent_id)
         settings = before.updated(
             system=self.fill(request.system, namespace) if request.system else request.system,
@@ -359,21 +364,21 @@ class Session:
         if self.connection.offline and self.connection.replay is None:
             what = "research" if request.agent is not None else "answer"
             notes.append(f"Offline: this {what} comes from the built-in emulator, not Gemini.")
+        if starts_over:
+            thread.reset()
+            slot = thread.slot(cell_id, execution)
+        thread.server = self.connection.effective_base_url
         result = GeminiResult(prompt=prompt, thread=thread.name, model=model_name)
         result.origin = self.answer_origin(result)  # until the server names the interaction
         self.usage.track(result)
         return PreparedTurn(options, result, thread, slot, notes)
 
-    def _start_over_if_moved(self, thread: Thread) -> str | None:
+    def _moved_note(self, thread: Thread) -> str | None:
         """A thread continues interactions stored on the server that answered them; after a move
         (``%gemini offline``, ``online``, ``replay``) the new server does not know them, so the thread
         starts over on its next turn (its history stays until then, for export), with a note."""
         server = self.connection.effective_base_url
-        moved = thread.turns and thread.server is not None and thread.server != server
-        if moved:
-            thread.reset()
-        thread.server = server
-        if not moved:
+        if not (thread.turns and thread.server is not None and thread.server != server):
             return None
         return (
             f"Thread {thread.name!r} starts over: its earlier turns are stored on the server it used "
