@@ -7,7 +7,8 @@ every create after LATENCY seconds with a short streamed text, and counts the re
 once. This process runs ``gemini_magics.batch`` as a script would (after a warm-up batch, so first-call
 imports are not counted) and prints:
   * wall time ÷ the ideal, ROWS / CONCURRENCY × LATENCY (target <= 1.3; medians of ROUNDS runs);
-  * the most requests the server saw at once (target: never above CONCURRENCY);
+  * the most requests the server saw at once (target: never above CONCURRENCY), and the connections
+    it accepted (rows reuse the SDK's pooled keep-alive connections, as they would the real API's);
   * for reference, the same rows through the SDK's own async client in CONCURRENCY tasks;
   * peak memory: the process's resident set, and the Python allocations traced during one batch.
 """
@@ -42,7 +43,7 @@ emu.responder = lambda body: Reply.text("Label: " + prompt_text(body["input"])[-
 print(emu.base_url, flush=True)
 for line in sys.stdin:
     if line.strip() == "peak":
-        print(emu.peak_in_flight, flush=True)
+        print(emu.peak_in_flight, emu.connections_opened, flush=True)
         emu.reset()
 """
 
@@ -78,10 +79,12 @@ def main() -> None:
     )
     assert server.stdin is not None and server.stdout is not None
 
-    def peak() -> int:
+    def peak() -> tuple[int, int]:
+        """The most requests answered at once and the connections accepted, since last asked."""
         server.stdin.write("peak\n")  # type: ignore[union-attr]
         server.stdin.flush()  # type: ignore[union-attr]
-        return int(server.stdout.readline())  # type: ignore[union-attr]
+        in_flight, connections = server.stdout.readline().split()  # type: ignore[union-attr]
+        return int(in_flight), int(connections)
 
     try:
         os.environ.update(GEMINI_API_KEY=KEY, GOOGLE_GEMINI_BASE_URL=server.stdout.readline().strip())
@@ -90,7 +93,7 @@ def main() -> None:
         warm_up = items[:CONCURRENCY]
         batch("warm up {{item}}", warm_up, concurrency=CONCURRENCY, progress=False, session=session)
         peak()
-        walls, peaks = [], []
+        walls, peaks, connections = [], [], []
         for round_number in range(ROUNDS):
             start = time.perf_counter()
             result = batch(
@@ -101,7 +104,9 @@ def main() -> None:
                 session=session,
             )
             walls.append(time.perf_counter() - start)
-            peaks.append(peak())
+            most, opened = peak()
+            peaks.append(most)
+            connections.append(opened)
             assert result.count("completed") == ROWS, result.summary()
         bare = [_bare_sdk_batch(items) for _ in range(ROUNDS)]
         tracemalloc.start()
@@ -118,6 +123,7 @@ def main() -> None:
     ratio = wall / ideal
     print(f"wall time {wall:.2f} s (median of {ROUNDS}) / ideal {ideal:.2f} s = {ratio:.2f} (target <= 1.3)")
     print(f"peak concurrency seen by the server: {max(peaks)} (bound {CONCURRENCY}; per round {peaks})")
+    print(f"connections the server accepted per round of {ROWS} rows: {connections}")
     bare_ratio = statistics.median(bare) / ideal
     print(f"for reference, the SDK's own async client in {CONCURRENCY} tasks: {bare_ratio:.2f} of the ideal")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
