@@ -113,7 +113,7 @@ def test_fix_code_puts_the_corrected_cell_below_without_running_it(ip, emulator)
     assert "Give the corrected cell" in body["input"]
     assert getattr(ip.shell, "rl_next_input", None) == "total = sum(numbers) / max(len(numbers), 1)"
     assert "total" not in ip.user_ns  # put below, never run
-    assert "The code is in a new cell below, not run" in markdown_of(cell)
+    assert "The code is in the next prompt, not run" in markdown_of(cell)  # no kernel: a terminal
 
 
 def test_code_flag_asks_for_code_only_and_puts_the_first_block_below(ip, emulator):

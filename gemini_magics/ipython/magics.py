@@ -426,7 +426,8 @@ class GeminiMagics(Magics):
             renderer.note("The answer holds no code, so no cell was added.")
             return
         self.ip.set_next_input(code, replace=False)
-        renderer.note("The code is in a new cell below, not run: read it, then run it if it is right.")
+        where = "a new cell below" if getattr(self.ip, "kernel", None) is not None else "the next prompt"
+        renderer.note(f"The code is in {where}, not run: read it, then run it if it is right.")
 
     def thread_named(self, name: str | None) -> Thread:
         """The thread ``-t name`` (or the configured default) asks for; a bad name is a UsageError."""
