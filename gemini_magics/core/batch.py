@@ -180,6 +180,27 @@ class BatchResult:
             rows.append((i, _short(str(self.inputs.items[i])), self.statuses[i], _short(answer or "")))
         return rows
 
+    def preview_table(self, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
+        """The header and the first ``limit`` rows, shortened, for a table: row, input, status, then
+        the answer. A structured answer gives one column per field (as in :meth:`to_pandas`), with an
+        ``error`` column when a row failed; otherwise one ``answer`` column holds the text or error."""
+        shown = range(min(limit, len(self)))
+        fields = {i: _fields(self.parsed[i]) for i in shown}
+        names = list(dict.fromkeys(name for i in shown for name in fields[i]))
+        failed = any(self.statuses[i] == "failed" for i in shown)
+        header = ["row", "input", "status", *(names + (["error"] if failed else []) if names else ["answer"])]
+        rows = []
+        for i in shown:
+            row = [str(i), _short(str(self.inputs.items[i])), self.statuses[i]]
+            error = self.errors[i] if self.statuses[i] == "failed" else None
+            if names:
+                row += [_short(_cell(fields[i][name])) if name in fields[i] else "" for name in names]
+                row += [_short(error or "")] if failed else []
+            else:
+                row.append(_short(error or self.texts[i] or ""))
+            rows.append(row)
+        return header, rows
+
     def __repr__(self) -> str:
         lines = [f"<BatchResult {self.summary()}>"]
         lines += [f"  [{i}] {status:<9} {item!r} → {answer!r}" for i, item, status, answer in self.preview()]
@@ -226,6 +247,15 @@ def _fields(parsed: Any) -> dict[str, Any]:
     else:
         fields = {"parsed": parsed}
     return {name: value.value if isinstance(value, enum.Enum) else value for name, value in fields.items()}
+
+
+def _cell(value: Any) -> str:
+    """A field's value as a table shows it: a list as its items, a mapping as JSON."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(item) for item in value)
+    if isinstance(value, Mapping):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return "" if value is None else str(value)
 
 
 def _short(text: str, limit: int = 60) -> str:

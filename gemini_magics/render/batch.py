@@ -10,19 +10,23 @@ _STATUS_COLOURS = {"completed": "#1a7f37", "failed": "#cf222e", "cancelled": "#9
 
 
 def batch_table(result: BatchResult, limit: int = PREVIEW_ROWS) -> str:
-    """The summary line and the first ``limit`` rows: row, input, status, answer (or error)."""
-    rows = []
-    for index, item, status, answer in result.preview(limit):
-        colour = _STATUS_COLOURS.get(status, "inherit")
-        rows.append(
-            f"<tr><td>{index}</td><td>{escape(item)}</td>"
-            f'<td style="color:{colour}">{escape(status)}</td><td>{escape(answer)}</td></tr>'
-        )
+    """The summary line and the first ``limit`` rows: row, input, status, then the answer's fields
+    (or the answer, or the error)."""
+    header, rows = result.preview_table(limit)
+    status = header.index("status")
+    body = []
+    for row in rows:
+        cells = []
+        for position, value in enumerate(row):
+            colour = _STATUS_COLOURS.get(value, "inherit") if position == status else None
+            style = f' style="color:{colour}"' if colour else ""
+            cells.append(f"<td{style}>{escape(value)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
     more = len(result) - limit
     if more > 0:
-        rows.append(f'<tr><td colspan="4">… {more} more</td></tr>')
+        body.append(f'<tr><td colspan="{len(header)}">… {more} more</td></tr>')
+    head = "".join(f"<th>{escape(name)}</th>" for name in header)
     return (
         f'<div class="gemini-batch"><p>{escape(result.summary())}</p>'
-        "<table><thead><tr><th>row</th><th>input</th><th>status</th><th>answer</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
     )
