@@ -189,6 +189,18 @@ def test_a_server_that_never_ends_its_streams_costs_a_connection_per_row(rows, e
     assert cell.outputs
 
 
+def test_a_server_that_cuts_the_connection_after_the_last_event_still_answers_every_row(rows, emulator):
+    # six events a reply (created, status, step start, delta, step stop, completed), then no end of body
+    emulator.responder = lambda body: Reply.text(
+        f"Answer: {prompt_text(body['input'])}", drop_after=6, drop_mode="reset"
+    )
+    rows.user_ns["items"] = ["a", "b", "c"]
+    result = run_map(rows, "%%gemini --map items --concurrency 1\nEcho {{item}}")
+    assert result.statuses == ["completed"] * 3
+    assert result.texts == ["Answer: Echo a", "Answer: Echo b", "Answer: Echo c"]
+    assert len(creates(emulator)) == 3 and emulator.connections_opened == 3
+
+
 def test_a_429_burst_pauses_the_batch_then_every_row_succeeds(rows, emulator):
     emulator.enqueue(Fault.http(429, "resource_exhausted", "Slow down", retry_after=0.3, times=3))
     rows.user_ns["items"] = list(range(6))

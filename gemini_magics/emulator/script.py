@@ -103,7 +103,8 @@ class Reply:
     or every delivery with ``repeat_faults``. ``error_after`` makes the interaction itself fail:
     its log ends with an ``error`` event and its status becomes ``failed``. ``drop_mode`` picks
     how ``drop_after`` ends the stream: ``"eof"`` ends the HTTP body cleanly (the SDK iterator
-    just stops), ``"reset"`` cuts it mid-body (the SDK raises ``APIConnectionError``).
+    just stops), ``"reset"`` cuts it mid-body (the SDK raises ``APIConnectionError``). A
+    ``drop_after`` equal to the number of events drops right after the last one.
     ``stall_seconds=None`` stalls until :meth:`Emulator.release_stalls` or the emulator stops.
 
     Shapes seen in real traffic, for every delivery:

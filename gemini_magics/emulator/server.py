@@ -572,12 +572,9 @@ class _Handler(BaseHTTPRequestHandler):
         for batch in self._store.follow(record, position):
             frames = bytearray()
             for event in batch:
-                if sent == drop_at:
+                if faults is not None and sent == drop_at:
                     self._write_chunk(frames)
-                    if faults is not None and faults.drop_mode == "eof":
-                        self.wfile.write(b"0\r\n\r\n")  # a clean end: the connection stays usable
-                    else:
-                        self.close_connection = True  # a truncated body: the connection is spent
+                    self._drop(faults)
                     return
                 if faults is not None and sent == stall_at:
                     self._write_chunk(frames)
@@ -590,12 +587,21 @@ class _Handler(BaseHTTPRequestHandler):
                     frames += _sse_frame(sent_event)
                 sent += 1
             self._write_chunk(frames)
+        if faults is not None and sent == drop_at:  # right after the last event
+            self._drop(faults)
+            return
         if record.reply.hold_open and self.emulator._stall(None):
             self.close_connection = True
             return
         if record.reply.done_line:
             self._write_chunk(b"event: done\ndata: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
+
+    def _drop(self, faults: Reply) -> None:
+        if faults.drop_mode == "eof":
+            self.wfile.write(b"0\r\n\r\n")  # a clean end: the connection stays usable
+        else:
+            self.close_connection = True  # a truncated body: the connection is spent
 
     def _begin_stream(self) -> None:
         # Chunked HTTP/1.1 lets a drop be either a clean end of body or a truncated one.
