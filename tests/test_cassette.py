@@ -23,7 +23,7 @@ from gemini_magics.emulator.cassette import load
 from gemini_magics.emulator.schema import validate_event, validate_interaction
 from gemini_magics.widgets.chat import ChatPanel
 
-from .support import TEST_KEY, StrictShell, fresh_shell, markdown_of, release_shell, text_of
+from .support import TEST_KEY, StrictShell, creates, fresh_shell, markdown_of, release_shell, text_of
 
 ENV = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GEMINI_MAGICS_OFFLINE")
 ENV_REPLAY = ("GEMINI_MAGICS_REPLAY", "JPY_SESSION_NAME")
@@ -229,6 +229,29 @@ def test_a_prompt_without_a_recording_says_so_then_goes_offline_or_fails_when_st
         "no recording of this prompt in m.cassette.jsonl (thread default, turn 2)"
     )
     assert len(caught.value._render_traceback_()) == 2
+
+
+def test_a_turn_with_an_mcp_server_replays_without_its_secret_headers(
+    kernel, emulator, make_emulator, tmp_path
+):
+    secret = "Bearer mcp-token-for-the-recording-7c1d"
+    cell = "%%gemini --mcp weather=https://mcp.example.com/mcp\nForecast for Oslo?"
+    shell = live(kernel, emulator)
+    shell.run(f"%config GeminiMagics.mcp_headers = {{'weather': {{'Authorization': {secret!r}}}}}")
+    shell.run(f"%gemini record {tmp_path / 'mcp'}")
+    shell.run(cell, cell_id="a")
+    recorded = shell.user_ns["_gemini"]
+    shell.run("%gemini record stop")
+    cassette = tmp_path / "mcp.cassette.jsonl"
+    assert secret not in cassette.read_text()
+    tools = creates(emulator)[-1].body["tools"]
+    assert tools[0]["headers"] == {"Authorization": secret}  # sent to the server, not to the cassette
+
+    shell = elsewhere(kernel, make_emulator)  # no headers configured here: the learner has no token
+    shell.run(f"%gemini replay {cassette} --strict")
+    shell.run(cell, cell_id="a")
+    same_answer(recorded, shell.user_ns["_gemini"])
+    assert shell.magics.session.answer_origin(shell.user_ns["_gemini"]) == "replayed"
 
 
 def test_the_key_is_in_no_cassette_even_when_the_server_echoes_it(kernel, make_emulator, tmp_path):

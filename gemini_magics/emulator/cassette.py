@@ -63,7 +63,17 @@ def request_digest(body: Any) -> str:
     """A short hash of a create request's body, without the fields that change between runs."""
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k not in VOLATILE_FIELDS}
+        if isinstance(body.get("tools"), list):
+            body["tools"] = [_without_headers(tool) for tool in body["tools"]]
     return hashlib.sha256(dump_line({"body": body}).encode()).hexdigest()[:16]
+
+
+def _without_headers(tool: Any) -> Any:
+    """An MCP server's headers hold credentials, redacted in the cassette; a recorded turn matches
+    whatever headers (if any) the replaying kernel sends, as it does not have them."""
+    if isinstance(tool, dict) and "headers" in tool:
+        return {k: v for k, v in tool.items() if k != "headers"}
+    return tool
 
 
 def now_iso() -> str:
