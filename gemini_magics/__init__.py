@@ -24,23 +24,27 @@ def batch(prompt: str, items: Any, **options: Any) -> Any:
     :class:`~gemini_magics.core.batch.BatchResult`; works in scripts. See
     :func:`gemini_magics.core.batch.batch` for the options (``concurrency``, ``as_name``, ``model``,
     ``tools``, ``variables``, ``session``, ...). In IPython with the extension loaded, the kernel's
-    session is the default: its settings, offline mode, token budget and usage count apply."""
+    session is the default: its settings, offline mode, token budget and usage count apply, and the
+    progress bar is the one ``--map`` shows (tqdm's widget bar where a notebook front end listens)."""
     from .core.batch import batch as run_batch
 
-    if options.get("session") is None:
-        options["session"] = _kernel_session()
+    magics = _kernel_magics()
+    if magics is not None:
+        if options.get("session") is None:
+            options["session"] = magics.session
+        if options.get("progress", True) is True:
+            options["progress"] = magics.progress_bar
     return run_batch(prompt, items, **options)
 
 
-def _kernel_session() -> Any:
-    """The running IPython's session when ``%load_ext gemini_magics`` ran there, else None."""
+def _kernel_magics() -> Any:
+    """The running IPython's magics when ``%load_ext gemini_magics`` ran there, else None."""
     if "IPython" not in sys.modules:
         return None
     from IPython import get_ipython
 
     shell = get_ipython()
-    magics = shell.magics_manager.registry.get("GeminiMagics") if shell is not None else None
-    return magics.session if magics is not None else None
+    return shell.magics_manager.registry.get("GeminiMagics") if shell is not None else None
 
 
 def load_ipython_extension(ipython: Any) -> None:

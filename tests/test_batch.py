@@ -303,6 +303,20 @@ def test_notebook_progress_is_tqdm_widget_bar(rows, emulator):
     assert cell.stdout == ""
 
 
+def test_batch_from_python_in_a_notebook_shows_the_same_widget_bar(rows, emulator, capsys):
+    from ipywidgets.widgets.widget import _instances
+
+    rows.run("%config GeminiMagics.widgets = 'on'")
+    cell = rows.run("import gemini_magics\nout = gemini_magics.batch('Square {{item}}', [1, 2, 3])")
+    assert rows.user_ns["out"].count("completed") == 3
+    views = [o["data"] for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
+    assert len(views) == 1
+    container = _instances[views[0]["application/vnd.jupyter.widget-view+json"]["model_id"]]
+    bar = next(child for child in container.children if hasattr(child, "max"))
+    assert (bar.value, bar.max) == (3, 3)
+    assert cell.stdout == "" and "gemini:" not in capsys.readouterr().err  # no text bar besides
+
+
 def test_the_table_preview_escapes_inputs_and_answers(rows, emulator):
     rows.user_ns["items"] = ["<script>alert(1)</script>"]
     cell = rows.run("%%gemini --map items\n{{item}}")

@@ -518,7 +518,7 @@ def batch(
     as_name: str = DEFAULT_AS,
     thread_per_item: bool = False,
     refresh: bool = False,
-    progress: bool = True,
+    progress: bool | Callable[[int, int], Any] = True,
     variables: Mapping[str, Any] | None = None,
     session: Session | None = None,
     **options: Any,
@@ -529,7 +529,8 @@ def batch(
     ``options`` are :class:`~.session.TurnRequest` fields: ``model``, ``system``, ``thinking``,
     ``tools`` (names or Python functions), ``schema`` where structured output is available, ….
     Without ``session`` a new one is used and closed; pass one to keep answers across calls, so a
-    second call sends only the rows without one. ``progress`` shows tqdm's text bar on stderr.
+    second call sends only the rows without one. ``progress`` shows tqdm's text bar on stderr, or
+    the bar ``progress(total, already_answered)`` makes (a tqdm bar).
     Ctrl-C stops the batch and raises :class:`~.errors.GeminiBatchStopped` (rows kept in its
     ``result`` attribute).
     """
@@ -551,7 +552,8 @@ def batch(
         )
         run = BatchRun(session, result, rows, concurrency=concurrency or session.settings.concurrency)
         session.start_background(run)
-        bar = _text_bar(len(result), result.reused) if progress else None
+        make_bar = progress if callable(progress) else _text_bar if progress else None
+        bar = make_bar(len(result), result.reused) if make_bar is not None else None
         try:
             follow(run, lambda r: advance(bar, r) if bar is not None else None)
         except KeyboardInterrupt:

@@ -70,7 +70,7 @@ def run(magics: GeminiMagics, args: Any, text: str) -> BatchResult:
     renderer = magics._renderer(show_thoughts=False)
     for note in notes:
         renderer.note(note)
-    bar = _bar(magics.widget_frontend, len(result), result.reused)
+    bar = progress_bar(magics.widget_frontend, len(result), result.reused)
     try:
         follow(batch, lambda progress: advance(bar, progress))
     except KeyboardInterrupt:
@@ -117,7 +117,7 @@ def magics_redact(shell: Any, text: str) -> str:
     return str(shell.magics_manager.registry["GeminiMagics"].connection.redact(text))
 
 
-def _bar(widgets: bool, total: int, initial: int) -> Any:
+def progress_bar(widgets: bool, total: int, initial: int) -> Any:
     """tqdm's notebook bar where a widget front end listens; its text bar on stdout elsewhere."""
     if widgets:
         from tqdm.notebook import tqdm as notebook_bar

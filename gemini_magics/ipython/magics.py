@@ -248,6 +248,12 @@ class GeminiMagics(Magics):
             return bool(self.widgets == "on")
         return _kernel_shows_widgets(self.shell)
 
+    def progress_bar(self, total: int, initial: int = 0) -> Any:
+        """A batch's tqdm bar: the notebook bar where live widgets are seen, the text bar elsewhere."""
+        from . import batch as batch_ui
+
+        return batch_ui.progress_bar(self.widget_frontend, total, initial)
+
     def _command_context(self) -> commands.CommandContext:
         """What sub-commands see: built here only, so handing them a Session instead is one line."""
         return commands.CommandContext(shell=self.ip, host=self)
