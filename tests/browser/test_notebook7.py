@@ -1,5 +1,5 @@
-"""The classic Notebook 7 interface (``jupyter notebook``): streaming, a picture, the research panel and
-the chat panel work there as in JupyterLab.
+"""The classic Notebook 7 interface (``jupyter notebook``): streaming, a picture, the research panel, the
+chat panel and a batch work there as in JupyterLab.
 
 Notebook 7 is built from JupyterLab's parts, so the same user journeys run unchanged: each test here
 runs the JupyterLab test of that feature with the Notebook 7 driver (``notebook7``: one server for this
@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from . import test_lab_batch as lab_batch
 from . import test_lab_chat as lab_chat
 from . import test_lab_images as lab_images
 from . import test_lab_research as lab_research
@@ -41,3 +42,7 @@ def test_notebook7_research_panel_updates_and_cancels(notebook7, emulator):
 
 def test_notebook7_chat_panel_streams_stops_and_shares_its_thread(notebook7, emulator):
     lab_chat.test_chat_panel_streams_stops_starts_over_and_shares_its_thread(notebook7, emulator)
+
+
+def test_notebook7_batch_shows_a_live_bar_then_an_escaped_table(notebook7, emulator):
+    lab_batch.test_a_batch_shows_a_live_bar_then_an_escaped_table(notebook7, emulator)
