@@ -54,6 +54,20 @@ def test_next_cell_continues_the_thread(ip, emulator):
     assert ip.magics.threads["default"].head == ip.user_ns["_gemini"].interaction_id
 
 
+def test_cells_share_one_connection_and_a_stream_left_open_does_not_hold_a_cell(ip, emulator):
+    emulator.enqueue(Reply.text("One."), Reply.text("Two."), Reply.text("Three."))
+    for question in ("One?", "Two?", "Three?"):
+        ip.run(f"%%gemini\n{question}")
+    # each cell reads its stream to the end, so the next one reuses the connection (a drain cut
+    # short by a very busy machine would cost one more: without reuse there would be three)
+    assert emulator.connections_opened < 3
+    emulator.enqueue(Reply.text("The server never ends this stream.", hold_open=True), Reply.text("Next."))
+    ip.run("%%gemini\nFour?")
+    assert ip.user_ns["_gemini"].text == "The server never ends this stream."
+    ip.run("%%gemini\nFive?")  # on another connection: the open stream's is still held
+    assert ip.user_ns["_gemini"].text == "Next."
+
+
 def test_rerunning_a_cell_rewinds_instead_of_stacking(ip, emulator):
     emulator.enqueue(*(Reply.text(f"Answer {n}.") for n in range(5)))
     ip.run("%%gemini\nOne", cell_id="a")

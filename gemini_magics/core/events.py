@@ -9,6 +9,7 @@ IPython imports.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -744,7 +745,8 @@ def stream_events(
                 elif type(step) is list:
                     yield from step
                 elif step is DRAIN:
-                    pass  # a blocking read has no deadline here: the connection is closed instead
+                    draining, response = response, None  # the helper thread closes it
+                    _drain_aside(draining, chunks)
                 elif step is READ_HEADERS:
                     reply = response
                 elif isinstance(step, _Open):
@@ -795,6 +797,26 @@ def interaction_events(interaction: Any) -> Iterator[Event]:
         steps=steps,
         errors=[_dump(e) for e in (getattr(interaction, "errors", None) or [])],
     )
+
+
+def _drain_aside(response: Any, chunks: Iterator[bytes]) -> None:
+    """:func:`_drain` for the sync client, whose reads have no deadline of their own: a helper thread
+    reads the rest of the body and closes the response. The turn waits ``DRAIN_SECONDS`` for it (so
+    the connection is back in the pool for its next request), then goes on; a server that keeps the
+    stream open holds only the helper, until the stream's own read timeout."""
+    import threading
+
+    def drain() -> None:
+        # the stream is over: whatever goes wrong now only costs the connection
+        with contextlib.suppress(Exception):
+            for _ in chunks:
+                pass
+        with contextlib.suppress(Exception):
+            response.close()
+
+    helper = threading.Thread(target=drain, name="gemini-drain", daemon=True)
+    helper.start()
+    helper.join(DRAIN_SECONDS)
 
 
 async def _drain(chunks: AsyncIterator[bytes] | None) -> None:
