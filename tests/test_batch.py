@@ -388,7 +388,8 @@ def test_repr_shows_counts_and_a_few_rows():
     result = _result_with(["a", "b", "c"], ["completed", "completed", "failed"])
     text = repr(result)
     assert text.splitlines()[0] == "<BatchResult 3 rows: 2 completed, 1 failed>"
-    assert "[2] failed    'meh' → '500 internal: boom'" in text
+    assert "[0] completed 'good' → 'parsed=a'" in text  # the table's columns, as to_pandas() names them
+    assert "[2] failed    'meh' → 'error=500 internal: boom'" in text
 
 
 def test_batch_from_python(emulator, monkeypatch):

@@ -126,6 +126,9 @@ def test_the_table_preview_shows_the_fields_as_columns_and_the_failed_rows_error
     table = cell.outputs[-1]["data"]["text/html"]
     assert "<th>sentiment</th><th>score</th><th>topics</th><th>error</th>" in table
     assert f"<td>{first.sentiment}</td>" in table
+    shown = repr(labelled).splitlines()  # the same rows in a terminal
+    assert shown[1].endswith(f"→ 'sentiment={first.sentiment}, score={first.score}, topics={rows[0][5]}'")
+    assert "[2] failed" in shown[3] and "→ 'error=the answer does not fit Review" in shown[3]
 
 
 def test_json_over_a_list_asks_for_json_without_a_schema(ip, emulator):

@@ -172,14 +172,6 @@ class BatchResult:
         reused = f" ({self.reused} from an earlier run)" if self.reused else ""
         return f"{len(self)} rows: {', '.join(counts)}{reused}"
 
-    def preview(self, limit: int = PREVIEW_ROWS) -> list[tuple[int, str, str, str]]:
-        """The first ``limit`` rows as (row, input, status, answer or error), for reprs and tables."""
-        rows = []
-        for i in range(min(limit, len(self))):
-            answer = self.errors[i] if self.statuses[i] == "failed" else self.texts[i]
-            rows.append((i, _short(str(self.inputs.items[i])), self.statuses[i], _short(answer or "")))
-        return rows
-
     def preview_table(self, limit: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
         """The header and the first ``limit`` rows, shortened, for a table: row, input, status, then
         the answer. A structured answer gives one column per field (as in :meth:`to_pandas`), with an
@@ -202,8 +194,13 @@ class BatchResult:
         return header, rows
 
     def __repr__(self) -> str:
+        header, rows = self.preview_table()
+        names = header[3:]
         lines = [f"<BatchResult {self.summary()}>"]
-        lines += [f"  [{i}] {status:<9} {item!r} → {answer!r}" for i, item, status, answer in self.preview()]
+        for index, item, status, *answer in rows:
+            fields = zip(names, answer, strict=True)
+            shown = answer[0] if names == ["answer"] else ", ".join(f"{n}={v}" for n, v in fields if v)
+            lines.append(f"  [{index}] {status:<9} {item!r} → {shown!r}")
         if len(self) > PREVIEW_ROWS:
             lines.append(f"  … {len(self) - PREVIEW_ROWS} more")
         return "\n".join(lines)

@@ -487,26 +487,23 @@ class _Handler(BaseHTTPRequestHandler):
         )
         record = self._store.create(body, reply)
         try:
-            if body.get("background"):
-                self._wait_out_latency()
+            background, stream = body.get("background"), body.get("stream")
+            paced = background or (stream and record.reply.delay > 0)  # a worker thread publishes it
+            if not paced:
+                self._store.run_now(record)  # an unpaced reply is all published at once
+            self._wait_out_latency()
+            if background:
                 accepted = self._store.snapshot(record, timeline=False)
                 self._store.start_run(record)
-                if body.get("stream"):
+                if stream:
                     self._send_stream(record, 0)
                 else:
                     self._send_interaction(accepted)
-            elif body.get("stream"):
-                # an unpaced reply is all published at once: no worker thread needed to do it
-                if record.reply.delay > 0:
-                    self._wait_out_latency()
+            elif stream:
+                if paced:
                     self._store.start_run(record)
-                else:
-                    self._store.run_now(record)
-                    self._wait_out_latency()
                 self._send_stream(record, 0)
             else:
-                self._store.run_now(record)
-                self._wait_out_latency()
                 self._send_interaction(self._store.snapshot(record, timeline=False))
         finally:
             if body.get("store") is False:
